@@ -4,6 +4,11 @@ Each module holds one concern; a chapter imports what it needs, e.g.::
 
     from utils import setup_chapter, load_imdb, load_classifier
 """
+import warnings
+
+# tqdm warns at import when ipywidgets is missing; its text bars are what the book wants anyway.
+warnings.filterwarnings("ignore", message="IProgress not found")
+
 from utils.environment import ChapterSetup, pick_device, pick_precision, setup_chapter
 from utils.profiles import Profile, get_profile
 from utils.imdb import ImdbFormatError, load_imdb, subsample_balanced

@@ -1,0 +1,31 @@
+"""Plots shared by chapters."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from utils.plotting import heatmap, training_curves  # noqa: E402
+
+LOG = [{"step": 10, "loss": 0.7}, {"step": 20, "loss": 0.5},
+       {"step": 20, "eval_loss": 0.45, "eval_accuracy": 0.8}, {"step": 40, "loss": 0.3},
+       {"step": 40, "eval_loss": 0.4, "eval_accuracy": 0.85}]
+
+
+def test_training_curves_draw_train_and_eval_loss_and_the_metric():
+    loss_ax, metric_ax = training_curves(LOG)
+    assert [len(line.get_xdata()) for line in loss_ax.get_lines()] == [3, 2]
+    assert list(metric_ax.get_lines()[0].get_ydata()) == [0.8, 0.85]
+    plt.close("all")
+
+
+def test_training_curves_without_any_loss_says_what_to_set():
+    with pytest.raises(ValueError, match="logging_steps"):
+        training_curves([{"step": 1, "learning_rate": 1e-5}])
+
+
+def test_heatmap_annotates_each_cell():
+    ax = heatmap(np.array([[5, 1], [2, 7]]), ["neg", "pos"], ["neg", "pos"], fmt="{:d}")
+    assert sorted(t.get_text() for t in ax.texts) == ["1", "2", "5", "7"]
+    plt.close("all")
