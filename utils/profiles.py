@@ -39,13 +39,14 @@ class Profile:
     tiny_layers: int
     tiny_hidden: int
     tiny_heads: int
-    pretrain_steps: int          # optimizer steps of each tiny pretraining run (fixed: deterministic)
+    pretrain_steps_mlm: int      # optimizer steps of the tiny MLM run (fixed: deterministic)
+    pretrain_steps_clm: int      # optimizer steps of the tiny CLM run
     pretrain_learning_rate: float
     pretrain_eval_texts: int     # IMDb test reviews (labels unused) for held-out loss and the unigram baseline
     tiny_finetune_train: int     # labelled reviews for 'does pretraining help?' (few labels on purpose)
     tiny_finetune_test: int
     tiny_finetune_epochs: int
-    tiny_finetune_learning_rate: float
+    tiny_finetune_learning_rates: tuple[float, ...]   # the same small grid for pretrained and random init
     # --- the Transformer chapter (chapter 2): how many review sentences its checks run on
     attention_examples: int
     # --- chapter 1's probe: a linear classifier on frozen features, with few labels
@@ -61,13 +62,13 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
         model="sentence-transformers/all-MiniLM-L6-v2",
-        train_size=1_600, test_size=1_000,
+        train_size=2_000, test_size=1_000,
         max_length=128, epochs=1, batch_size=32, eval_batch_size=64,
         learning_rate=1e-4, warmup_steps=5, truncation="head+tail", head_tokens=32, eval_points=4,
         pretrain_texts=5_000, pretrain_seconds=150, pretrain_max_length=128,
         pretrain_batch_size=32, tiny_vocab_size=4_000, tiny_layers=2, tiny_hidden=128, tiny_heads=2,
-        pretrain_steps=400, pretrain_learning_rate=1e-3, pretrain_eval_texts=200,
-        tiny_finetune_train=1_000, tiny_finetune_test=1_000, tiny_finetune_epochs=3, tiny_finetune_learning_rate=3e-4,
+        pretrain_steps_mlm=900, pretrain_steps_clm=400, pretrain_learning_rate=1e-3, pretrain_eval_texts=200,
+        tiny_finetune_train=1_000, tiny_finetune_test=1_000, tiny_finetune_epochs=5, tiny_finetune_learning_rates=(3e-4, 1e-3),
         attention_examples=8,
         probe_train_size=200, probe_test_size=500,
     ),
@@ -79,8 +80,8 @@ PROFILES: dict[str, Profile] = {
         learning_rate=2e-5, warmup_steps=100, truncation="head+tail", head_tokens=128, eval_points=4,
         pretrain_texts=25_000, pretrain_seconds=900, pretrain_max_length=256,
         pretrain_batch_size=128, tiny_vocab_size=8_000, tiny_layers=4, tiny_hidden=256, tiny_heads=4,
-        pretrain_steps=6_000, pretrain_learning_rate=1e-3, pretrain_eval_texts=2_000,
-        tiny_finetune_train=1_000, tiny_finetune_test=5_000, tiny_finetune_epochs=3, tiny_finetune_learning_rate=3e-4,
+        pretrain_steps_mlm=12_000, pretrain_steps_clm=6_000, pretrain_learning_rate=1e-3, pretrain_eval_texts=2_000,
+        tiny_finetune_train=1_000, tiny_finetune_test=5_000, tiny_finetune_epochs=5, tiny_finetune_learning_rates=(3e-4, 1e-3),
         attention_examples=64,
         probe_train_size=1_000, probe_test_size=5_000,
     ),
