@@ -84,17 +84,14 @@ def pytest_runtest_call(item):
         _runs[path]["seconds"] += time.perf_counter() - start
 
 
-def pytest_runtest_logreport(report):
-    if report.when != "call" or not str(report.nodeid).split("::")[0].endswith(".ipynb"):
-        return
-    path = (ROOT / report.nodeid.split("::")[0]).resolve()
-    if report.failed:
-        _runs[path]["failed"] = True
-
-
 def pytest_runtest_makereport(item, call):
     path = _notebook_path(item)
-    if path is not None and call.when == "call":
+    if path is None:
+        return
+    if call.excinfo is not None and not call.excinfo.errisinstance(pytest.skip.Exception):
+        # a failure in any phase keeps the chapter out of the cache
+        _runs[path]["failed"] = True
+    if call.when == "call":
         _runs[path]["outputs"][item.cell_num] = getattr(item, "test_outputs", None) or []
 
 

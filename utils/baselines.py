@@ -23,6 +23,16 @@ def clean(text: str) -> str:
     return _BREAK.sub(" ", text)
 
 
+def _ngram_options(ngram_range, min_df) -> dict:
+    """How both baselines cut a review into n-grams: cleaned, lower-cased, words plus '!' and '?'."""
+    return dict(ngram_range=ngram_range, min_df=min_df, preprocessor=lambda t: clean(t).lower(),
+                token_pattern=TOKEN_PATTERN)
+
+
+def _logistic_regression(C: float, seed: int) -> LogisticRegression:
+    return LogisticRegression(C=C, max_iter=1000, solver="liblinear", random_state=seed)
+
+
 def log_count_ratio(X, y, alpha: float = 1.0) -> np.ndarray:
     """r = log((p/|p|_1) / (q/|q|_1)), with p, q = alpha + the feature counts of positive / negative rows."""
     y = np.asarray(y)
@@ -35,10 +45,9 @@ class NBLogisticRegression:
     """Binary uni+bigram counts, scaled by their log-count ratio, then logistic regression."""
 
     def __init__(self, C: float = 1.0, alpha: float = 1.0, ngram_range=(1, 2), min_df: int = 1, seed: int = 42):
-        self.vectorizer = CountVectorizer(ngram_range=ngram_range, binary=True, min_df=min_df,
-                                          preprocessor=lambda t: clean(t).lower(), token_pattern=TOKEN_PATTERN)
+        self.vectorizer = CountVectorizer(binary=True, **_ngram_options(ngram_range, min_df))
         self.alpha = alpha
-        self.classifier = LogisticRegression(C=C, max_iter=1000, solver="liblinear", random_state=seed)
+        self.classifier = _logistic_regression(C, seed)
 
     def _scaled(self, texts):
         return self.vectorizer.transform(texts) @ sparse.diags(self.r)
@@ -57,9 +66,8 @@ class TfidfLogisticRegression:
     """TF-IDF over unigrams and bigrams (sublinear tf), then logistic regression."""
 
     def __init__(self, C: float = 10.0, ngram_range=(1, 2), min_df: int = 2, seed: int = 42):
-        self.vectorizer = TfidfVectorizer(ngram_range=ngram_range, min_df=min_df, sublinear_tf=True,
-                                          preprocessor=lambda t: clean(t).lower(), token_pattern=TOKEN_PATTERN)
-        self.classifier = LogisticRegression(C=C, max_iter=1000, solver="liblinear", random_state=seed)
+        self.vectorizer = TfidfVectorizer(sublinear_tf=True, **_ngram_options(ngram_range, min_df))
+        self.classifier = _logistic_regression(C, seed)
 
     def fit(self, texts, labels):
         self.classifier.fit(self.vectorizer.fit_transform(texts), labels)
