@@ -7,13 +7,15 @@
 Writes ``<output-dir>/finetune_imdb_<profile>_<UTC time>.json``: accuracy, F1, training time,
 samples/s, peak memory, device, library versions, date and git commit, for each truncation
 (head-only, head+tail) and for the traditional baselines on the same split. Chapter 4 shows the
-newest full-profile file in ``results/`` next to its own smoke run. Commit only files of real runs.
+newest full-profile file in ``results/`` next to its own smoke run. Commit only files of real
+runs, made from a clean checkout: the script refuses to record from a tree with uncommitted
+changes (``--allow-dirty`` records anyway, marked ``"dirty": true``).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import os
 import platform
 import resource
 import subprocess
@@ -39,17 +41,35 @@ def parse_args(argv=None):
     parser.add_argument("--skip-baselines", action="store_true", help="do not fit the TF-IDF and NBSVM baselines")
     parser.add_argument("--baselines-only", action="store_true",
                         help="fit only the baselines (CPU, about a minute on the full data); writes baselines_imdb_*.json")
-    parser.add_argument("--output-dir", default=str(REPO / "results"), help="where the JSON goes (default: results/)")
+    parser.add_argument("--model", help="a Hub id or local folder instead of the profile's "
+                        "model (default: BOOK_MODEL, else the profile's)")
+    parser.add_argument("--output-dir", default=str(REPO / "results"),
+                        help="where the JSON goes (default: results/)")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="record even with uncommitted changes (marked dirty)")
     return parser.parse_args(argv)
 
 
 def git_commit() -> dict:
+    """The commit the code comes from, and whether tracked files differ from it."""
     def git(*args):
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+        status = git("status", "--porcelain", "--untracked-files=no")
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(status)}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
+
+
+def check_provenance(provenance: dict, allow_dirty: bool) -> None:
+    """A recorded result must name the clean commit that produced it."""
+    if provenance["dirty"] is False or allow_dirty:
+        return
+    why = ("tracked files have uncommitted changes" if provenance["dirty"]
+           else "this is not a git checkout")
+    raise SystemExit(f"Refusing to record a run: {why}, so no commit would describe the "
+                     "code that made it. Commit first, or pass --allow-dirty.")
 
 
 def versions() -> dict:
@@ -67,20 +87,21 @@ def peak_memory_gb(device) -> tuple[float, str]:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "process max RSS"  # Linux: KiB
 
 
-def fine_tune(setup, profile, data, tokenizer, truncation: str) -> dict:
+def fine_tune(setup, data, tokenizer, truncation: str) -> dict:
     """Tokenize, fine-tune, evaluate: one run of the chapter's recipe."""
     import torch
     from utils import finetune as ft
     from utils.models import load_classifier
 
+    profile = setup.profile
     tokenized = ft.tokenize_imdb(data, tokenizer, profile.max_length, truncation, profile.head_tokens)
     if setup.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     with tempfile.TemporaryDirectory() as output_dir:  # checkpoints and logs never land in the repository
         args = ft.training_arguments(profile, output_dir, setup.precision_args, setup.seed, disable_tqdm=True,
                                      eval_strategy="no", logging_steps=100)
-        trainer = ft.make_trainer(load_classifier(profile.model), args, tokenized, tokenizer)
-        train = trainer.train().metrics
+        trainer = ft.make_trainer(load_classifier(setup), args, tokenized, tokenizer)
+        train = ft.train(trainer, profile).metrics
         start = time.perf_counter()
         scores = trainer.evaluate()
         eval_s = time.perf_counter() - start
@@ -98,34 +119,43 @@ def fine_tune(setup, profile, data, tokenizer, truncation: str) -> dict:
 
 def main(argv=None) -> Path:
     cli = parse_args(argv)
-    os.environ["BOOK_PROFILE"] = cli.profile  # so that utils' defaults agree with this run
+    provenance = git_commit()
+    check_provenance(provenance, cli.allow_dirty)
     import torch
     from utils import setup_chapter
     from utils.baselines import run_baselines
-    from utils.environment import describe_device
+    from utils.environment import describe_device, seed_everything
     from utils.imdb import load_imdb
     from utils.models import load_tokenizer, resolve_model
 
     started = datetime.now(timezone.utc)
-    setup = setup_chapter(profile=cli.profile)
-    changes = {k: v for k, v in {"epochs": cli.epochs, "learning_rate": cli.learning_rate}.items() if v is not None}
+    changes = {k: v for k, v in {"epochs": cli.epochs, "learning_rate": cli.learning_rate,
+                                 "model": cli.model}.items() if v is not None}
     for field, value in (("train_size", cli.train_size), ("test_size", cli.test_size)):
         if value is not None:
             changes[field] = value or None  # 0 means the whole split
-    profile = setup.profile.replace(**changes)
-    data = load_imdb(profile.train_size, profile.test_size, seed=setup.seed)
-    tokenizer = load_tokenizer(profile.model)
+    # setup_chapter applies BOOK_MODEL and BOOK_PROFILE_OVERRIDES; the options come last
+    setup = setup_chapter(profile=cli.profile)
+    if changes:
+        profile = setup.profile.replace(**changes)
+        model = resolve_model(profile.model) if "model" in changes else setup.model
+        setup = dataclasses.replace(setup, profile=profile, model=model)
+    profile = setup.profile
+    data = load_imdb(setup)
+    tokenizer = load_tokenizer(setup)
 
     record = {
         "script": "scripts/finetune_imdb.py", "profile": profile.name, "argv": sys.argv[1:] if argv is None else argv,
-        "date": started.isoformat(timespec="seconds"), **git_commit(),
-        "model": resolve_model(profile.model).label, "precision": setup.precision,
+        "date": started.isoformat(timespec="seconds"), **provenance,
+        "model": setup.model.label, "precision": setup.precision,
         "device": describe_device(setup.device),
         "gpu": torch.cuda.get_device_name() if setup.device.type == "cuda" else None,
         "versions": versions(),
         "train_size": len(data["train"]), "test_size": len(data["test"]),
         "hyperparameters": {k: getattr(profile, k) for k in (
-            "max_length", "head_tokens", "epochs", "batch_size", "eval_batch_size", "learning_rate", "warmup_steps")},
+            "max_length", "head_tokens", "epochs", "batch_size", "eval_batch_size",
+            "learning_rate", "warmup_steps", "gradient_accumulation_steps")},
+        "profile_changed": list(profile.changed),
     }
     if cli.baselines_only and cli.skip_baselines:
         raise SystemExit("--baselines-only and --skip-baselines together leave nothing to run")
@@ -137,8 +167,8 @@ def main(argv=None) -> Path:
     truncations = [] if cli.baselines_only else ["head", "head+tail"] if cli.truncation == "both" else [cli.truncation]
     record["runs"] = []
     for truncation in truncations:
-        setup = setup_chapter(profile=cli.profile, seed=setup.seed)  # the same seed for each run
-        run = fine_tune(setup, profile, data, tokenizer, truncation)
+        seed_everything(setup.seed)  # each truncation starts from the same random head
+        run = fine_tune(setup, data, tokenizer, truncation)
         record["runs"].append(run)
         print(f"{truncation}: accuracy {run['accuracy']:.4f}, F1 {run['f1']:.4f}, "
               f"train {run['train_seconds']:.1f} s ({run['train_samples_per_second']:.1f} samples/s), "

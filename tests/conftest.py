@@ -40,12 +40,10 @@ def tiny_tarball(tmp_path):
 def book_env(monkeypatch, tmp_path):
     """Each test starts offline, with its own data cache and no book variables set but IMDB_PATH
     (which tests that run chapter code need; tests of its absence remove it themselves)."""
-    for name in ("BOOK_PROFILE", "BOOK_MODEL", "BOOK_PRECISION"):
+    for name in ("BOOK_PROFILE", "BOOK_MODEL", "BOOK_PRECISION", "BOOK_PROFILE_OVERRIDES"):
         monkeypatch.delenv(name, raising=False)
+    # the Hugging Face libraries read these at import; .ci/run and the Makefile export them
+    # too, so that the process is offline from the start
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("BOOK_CACHE", str(tmp_path / "cache"))
-    from utils.environment import hub_reachable
-    hub_reachable.cache_clear()
-    yield
-    hub_reachable.cache_clear()

@@ -9,6 +9,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPO_URL = CONFIG["repository"]["url"]
+VERSION = re.search(r'^version = "(.+)"', (ROOT / "pyproject.toml").read_text(), re.M)[1]
+TAG = f"v{VERSION}"  # chapters, launch buttons and the installed utils all come from this tag
 REPO = REPO_URL.removeprefix("https://github.com/")
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
 # What must never reach a rendered page from a stored output
@@ -50,18 +52,27 @@ def test_every_toc_entry_exists():
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
 class TestChapterPattern:
-    def test_title_then_colab_badge_for_this_file(self, path):
+    def test_title_then_colab_badge_for_this_file_at_this_version(self, path):
         first = source(cells(path)[0])
         assert first.startswith("# ") and not re.match(r"# \d", first), "title first, unnumbered"
-        badge = f"https://colab.research.google.com/github/{REPO}/blob/main/chapters/{path.name}"
+        badge = f"https://colab.research.google.com/github/{REPO}/blob/{TAG}/chapters/{path.name}"
         assert badge in first, f"the Colab badge must point at {badge}"
 
-    def test_setup_cell_installs_this_repository_in_colab_only(self, path):
+    def test_setup_cell_installs_utils_at_the_chapters_version_in_colab_only(self, path):
         setup = cells(path)[1]
         text = source(setup)
         assert setup["cell_type"] == "code" and "hide-input" in setup["metadata"].get("tags", [])
-        assert 'if "google.colab" in sys.modules:' in text
-        assert f"git+{REPO_URL}" in text, "the setup cell must install utils from _config.yml's repository url"
+        assert 'if "google.colab" in sys.modules:\n    %pip install' in text
+        assert f'"git+{REPO_URL}@{TAG}"' in text, "install utils from the chapter's own tag"
+
+    def test_nbval_markers_are_tags_not_comments_on_the_page(self, path):
+        for cell in cells(path):
+            assert "NBVAL" not in source(cell), "use the nbval-check-output tag instead"
+
+    def test_no_output_is_checked_where_the_profile_changes_it(self, path):
+        for cell in cells(path):
+            if "nbval-check-output" in cell["metadata"].get("tags", []):
+                assert "profile" not in source(cell), "a checked output may not depend on it"
 
     def test_setup_chapter_is_called_once_early(self, path):
         code = [source(c) for c in cells(path) if c["cell_type"] == "code"]
@@ -107,5 +118,6 @@ def test_the_build_executes_chapters_and_stops_on_errors():
     assert "-W" in (ROOT / "Makefile").read_text()
 
 
-def test_colab_launch_buttons_are_on():
+def test_colab_launch_buttons_are_on_and_open_the_tagged_version():
     assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert CONFIG["repository"]["branch"] == TAG

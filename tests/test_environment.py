@@ -1,73 +1,64 @@
-"""Device, precision, Hub and the one-line chapter setup."""
+"""The one-line chapter setup: it resolves device, precision, profile and model once."""
 import sys
 
 import pytest
 import torch
 
 from utils import environment
-from utils.environment import hub_reachable, pick_device, pick_precision, setup_chapter
+from utils.environment import setup_chapter
 
 
-def test_device_order_is_cuda_then_mps_then_cpu(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert pick_device().type == "cuda"
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert pick_device().type == "mps"
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert pick_device().type == "cpu"
-
-
-@pytest.mark.parametrize("bf16_supported, expected", [(True, {"bf16": True}), (False, {"fp16": True})])
-def test_gpus_get_bf16_where_they_have_it_else_fp16(monkeypatch, bf16_supported, expected):
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16_supported)
-    assert pick_precision(torch.device("cuda")) == expected
-
-
-@pytest.mark.parametrize("fast, expected", [(True, {"use_cpu": True, "bf16": True}), (False, {"use_cpu": True})])
-def test_cpus_get_bf16_only_with_native_support(monkeypatch, fast, expected):
-    monkeypatch.setattr(environment, "cpu_has_fast_bf16", lambda: fast)
-    assert pick_precision(torch.device("cpu")) == expected
-
-
-def test_mps_stays_in_fp32():
-    assert pick_precision(torch.device("mps")) == {}
-
-
-def test_book_precision_overrides_and_rejects_nonsense(monkeypatch):
-    monkeypatch.setenv("BOOK_PRECISION", "fp32")
-    assert pick_precision(torch.device("cuda")) == {}
-    assert pick_precision(torch.device("cpu")) == {"use_cpu": True}
-    monkeypatch.setenv("BOOK_PRECISION", "int3")
-    with pytest.raises(ValueError, match="fp32, bf16 or fp16"):
-        pick_precision(torch.device("cpu"))
-
-
-def test_precision_args_are_accepted_by_training_arguments(tmp_path, monkeypatch):
-    from transformers import TrainingArguments
-
-    monkeypatch.setattr(environment, "cpu_has_fast_bf16", lambda: True)
-    args = TrainingArguments(output_dir=str(tmp_path), **pick_precision(torch.device("cpu")))
-    assert args.bf16 and args.use_cpu
-
-
-def test_the_hub_is_off_when_hf_hub_offline_is_set():
-    assert hub_reachable() is False
-
-
-def test_setup_prints_one_line_and_seeds(capsys):
-    first = setup_chapter(seed=7)
+def test_setup_prints_what_it_resolved_and_seeds(capsys):
+    first = setup_chapter(seed=7, profile="smoke")
     a = torch.rand(3)
-    setup_chapter(seed=7)
+    setup_chapter(seed=7, profile="smoke")
     b = torch.rand(3)
-    lines = capsys.readouterr().out.strip().splitlines()
+    out = capsys.readouterr().out.strip().splitlines()
     assert torch.equal(a, b)
-    assert len(lines) == 2 and lines[0] == lines[1]
-    assert "device: cpu" in lines[0] and "profile: smoke" in lines[0] and "hub: offline" in lines[0]
-    assert first.precision in ("bf16", "fp32") and first.profile.name == "smoke"
+    assert len(out) == 4 and out[:2] == out[2:]
+    assert out[0].startswith("Running on ") and "profile smoke" in out[0]
+    assert "model all-MiniLM-L6-v2" in out[0] and out[1].startswith("torch ")
+    assert first.precision in ("bf16", "fp16", "fp32") and first.profile.name == "smoke"
+
+
+def test_the_loaders_get_what_setup_resolved(monkeypatch, capsys):
+    setup = setup_chapter(profile="full")
+    assert setup.profile.name == "full" and setup.model.requested == "bert-base-uncased"
+    # offline, with no cached bert-base-uncased, the packaged MiniLM stands in, said once
+    assert "stands in for it" in capsys.readouterr().out
+
+
+def test_book_precision_is_read_by_setup_and_passed_down(monkeypatch):
+    monkeypatch.setenv("BOOK_PRECISION", "fp32")
+    assert not {"bf16", "fp16"} & set(setup_chapter(profile="smoke").precision_args)
+
+
+def test_expect_asserts_goals_in_the_named_profile_only(capsys):
+    setup = setup_chapter(profile="smoke")
+    setup.expect(True, "fine")
+    with pytest.raises(AssertionError, match="accuracy of at least 82%"):
+        setup.expect(False, "accuracy of at least 82%")
+    setup.profile = setup.profile.replace(epochs=0.1)
+    setup.expect(False, "accuracy of at least 82%")
+    assert "Not reached with the changed profile: accuracy" in capsys.readouterr().out
 
 
 def test_colab_without_gpu_says_how_to_switch_it_on(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "google.colab", object())
+    monkeypatch.setattr(environment, "pick_device", lambda: torch.device("cpu"))
     setup_chapter()
     assert "Runtime > Change runtime type" in capsys.readouterr().out
+
+
+def test_on_a_small_gpu_the_batch_is_split_and_said(monkeypatch, capsys):
+    from utils.models import resolve_model
+
+    # offline the model is MiniLM (6 layers, width 384): a 4 GiB card cannot hold 32 x 512
+    monkeypatch.setattr(environment, "gpu_memory_bytes", lambda device: 4 * 2**30)
+    full = environment.get_profile("full")
+    fitted = environment.fit_to_gpu(full, resolve_model(full.model), torch.device("cuda"))
+    assert fitted.gradient_accumulation_steps > 1
+    assert fitted.per_device_batch_size * fitted.gradient_accumulation_steps == 32
+    assert "batches of 32 run as" in capsys.readouterr().out
+    monkeypatch.setattr(environment, "gpu_memory_bytes", lambda device: 80 * 2**30)
+    assert environment.fit_to_gpu(full, resolve_model(full.model), torch.device("cuda")) is full

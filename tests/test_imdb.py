@@ -2,6 +2,8 @@
 import json
 import lzma
 import os
+import subprocess
+import sys
 import tarfile
 from collections import Counter
 from pathlib import Path
@@ -9,7 +11,17 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import write_tarball
-from utils.imdb import ImdbFormatError, load_imdb, load_imdb_full, read_imdb_path, subsample_balanced
+from types import SimpleNamespace
+
+from utils.imdb import (
+    FEATURES,
+    ImdbFormatError,
+    clean_review,
+    load_imdb,
+    load_imdb_full,
+    read_imdb_path,
+)
+from utils.profiles import get_profile
 
 
 def test_reads_the_stanford_tarball(tiny_tarball):
@@ -85,26 +97,90 @@ def test_without_imdb_path_and_offline_the_error_names_both_ways(monkeypatch):
         load_imdb_full()
 
 
-def test_load_imdb_uses_imdb_path_and_the_requested_sizes(tiny_tarball, monkeypatch, capsys):
-    monkeypatch.setenv("IMDB_PATH", str(tiny_tarball))
-    data = load_imdb(train_size=4, test_size=2)
-    assert Counter(data["train"]["label"]) == {0: 2, 1: 2}
-    assert Counter(data["test"]["label"]) == {0: 1, 1: 1}
-    assert "IMDb from IMDB_PATH: 4 train / 2 test reviews" in capsys.readouterr().out
-    assert str(tiny_tarball) not in str(data)  # no machine path leaks into what a page prints
+def many_reviews(per_label: int) -> dict:
+    """A label-sorted archive, as Stanford's and the Hub's are, with <br /> in every text."""
+    rows, next_id = {}, 0
+    for split in ("train", "test"):
+        for folder, rating in (("neg", 2), ("pos", 9)):
+            rows[split, folder] = [(next_id + i, rating, f"{folder} review {next_id + i}."
+                                    "<br /><br />The end.") for i in range(per_label)]
+            next_id += per_label
+    return rows
 
 
-def test_balanced_subsamples_are_seeded(tiny_tarball):
-    train = read_imdb_path(tiny_tarball)["train"]
-    a, b = subsample_balanced(train, 4, seed=1), subsample_balanced(train, 4, seed=1)
-    assert a["text"] == b["text"]
-    assert Counter(a["label"]) == {0: 2, 1: 2}
-    assert subsample_balanced(train, None) is train
-    lopsided = train.select([i for i, label in enumerate(train["label"]) if label == 1] + [train["label"].index(0)])
-    with pytest.raises(ValueError, match="2 reviews of label 0, but only 1 exist"):
-        subsample_balanced(lopsided, 3)
+def _setup(seed=42):
+    return SimpleNamespace(profile=get_profile("smoke"), seed=seed)
 
 
+@pytest.fixture
+def sorted_archive(tmp_path, monkeypatch):
+    path = write_tarball(tmp_path / "sorted.tar.gz", reviews=many_reviews(20))
+    monkeypatch.setenv("IMDB_PATH", str(path))
+    return path
+
+
+def test_the_contract_is_text_and_a_named_label_with_clean_text(sorted_archive):
+    data = load_imdb(_setup(), None, None, verbose=False)
+    assert data["train"].features == FEATURES
+    assert data["train"].features["label"].names == ["neg", "pos"]
+    assert not any("<br" in text for split in data.values() for text in split["text"])
+    assert "review" in data["test"][0]["text"] and ".  " not in data["test"][0]["text"]
+
+
+def test_clean_review_turns_html_breaks_into_single_spaces():
+    assert clean_review("Good.<br /><br />Bad.<BR>Ugly.<br/>") == "Good. Bad. Ugly."
+
+
+def test_the_whole_split_comes_shuffled_not_sorted_by_label(sorted_archive):
+    test = load_imdb(_setup(), None, None, verbose=False)["test"]
+    assert Counter(test["label"]) == {0: 20, 1: 20}
+    first_half = test["label"][:20]
+    assert 5 <= sum(first_half) <= 15, "a prefix of the split must hold both labels"
+
+
+def test_samples_are_stratified_seeded_and_shuffled(sorted_archive):
+    a = load_imdb(_setup(1), 10, 8, verbose=False)
+    b = load_imdb(_setup(1), 10, 8, verbose=False)
+    c = load_imdb(_setup(2), 10, 8, verbose=False)
+    assert a["train"]["text"] == b["train"]["text"] != c["train"]["text"]
+    assert Counter(a["train"]["label"]) == {0: 5, 1: 5}
+    assert Counter(a["test"]["label"]) == {0: 4, 1: 4}
+    assert a["train"]["label"] != sorted(a["train"]["label"])
+
+
+def test_asking_for_more_reviews_than_exist_is_an_error(sorted_archive):
+    with pytest.raises(ValueError, match="asked for 99 reviews, but the split has 40"):
+        load_imdb(_setup(), 99, None, verbose=False)
+
+
+def test_load_imdb_says_what_it_loaded_without_a_path(sorted_archive, capsys):
+    load_imdb(_setup(), train_size=4, test_size=None)
+    out = capsys.readouterr().out
+    assert out.startswith("IMDb: 4 of the 40 train and all 40 test reviews from Stanford's")
+    assert str(sorted_archive) not in out  # no machine path leaks into what a page prints
+
+
+@pytest.mark.parametrize("form", ["tarball", "folder", "jsonl.xz"])
+def test_every_local_form_gives_the_same_reviews(form, tmp_path, monkeypatch):
+    path = write_tarball(tmp_path / "a.tar.gz", reviews=many_reviews(6))
+    if form == "folder":
+        with tarfile.open(path) as tar:
+            tar.extractall(tmp_path / "unpacked", filter="data")
+        path = tmp_path / "unpacked"
+    elif form == "jsonl.xz":
+        raw = read_imdb_path(path)
+        path = tmp_path / "imdb.jsonl.xz"
+        with lzma.open(path, "wt") as f:
+            for split in ("train", "test"):
+                for row in raw[split]:
+                    f.write(json.dumps({"split": split, **row}) + "\n")
+    monkeypatch.setenv("IMDB_PATH", str(path))
+    data = load_imdb(_setup(), None, None, verbose=False)
+    monkeypatch.setenv("IMDB_PATH", str(tmp_path / "a.tar.gz"))
+    reference = load_imdb(_setup(), None, None, verbose=False)
+    for split in ("train", "test"):
+        assert data[split].features == FEATURES
+        assert sorted(data[split]["text"]) == sorted(reference[split]["text"])
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +203,42 @@ def test_the_real_imdb_ratings_match_the_release(real_imdb):
     counts = Counter(zip(train["label"], train["rating"]))
     assert [counts[(1, r)] for r in (7, 8, 9, 10)] == [2496, 3009, 2263, 4732]
     assert [counts[(0, r)] for r in (1, 2, 3, 4)] == [5100, 2284, 2420, 2696]
+
+
+HUB_LOAD = """
+import json, sys
+from types import SimpleNamespace
+from utils.imdb import FEATURES, load_imdb
+from utils.profiles import get_profile
+data = load_imdb(SimpleNamespace(profile=get_profile("smoke"), seed=42), None, 10)
+json.dump({"splits": sorted(data), "features": str(data["train"].features),
+           "contract": str(FEATURES),
+           **{s: {"labels": list(data[s]["label"]), "texts": list(data[s]["text"])}
+              for s in data}}, sys.stdout)
+"""
+
+
+def test_the_hub_source_keeps_the_same_contract(tmp_path):
+    """stanfordnlp/imdb through datasets' own offline cache code: Hub schema, unsupervised
+    split and label-sorted order go in; the book's contract comes out."""
+    from tests import hub_stand_ins
+
+    rows = {split: [(f"{split} {label} {i}.<br /><br />Fin.", label)
+                    for label in (1, 0) for i in range(20)] for split in ("train", "test")}
+    rows["unsupervised"] = [("no label", -1)] * 4
+    hub_stand_ins.write_imdb_dataset_cache(tmp_path / "hf", rows)  # stored sorted by label
+    env = {k: v for k, v in os.environ.items() if k not in ("IMDB_PATH", "HF_DATASETS_CACHE")}
+    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
+               BOOK_CACHE=str(tmp_path / "cache"))
+    done = subprocess.run([sys.executable, "-c", HUB_LOAD], env=env, capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said, printed = done.stdout.splitlines()
+    assert said.startswith("IMDb: all 40 train and 10 of the 40 test reviews from the "
+                           "Hugging Face Hub's stanfordnlp/imdb")
+    out = json.loads(printed)
+    assert out["splits"] == ["test", "train"] and out["features"] == out["contract"]
+    assert Counter(out["train"]["labels"]) == {0: 20, 1: 20}
+    assert 5 <= sum(out["train"]["labels"][:20]) <= 15, "the whole split comes shuffled"
+    assert Counter(out["test"]["labels"]) == {0: 5, 1: 5}
+    assert not any("<br" in t for s in ("train", "test") for t in out[s]["texts"])

@@ -40,11 +40,21 @@ def test_an_unknown_local_metric_lists_the_shipped_ones():
         local_metric_path("bleu")
 
 
-def test_online_the_hub_is_tried_first(monkeypatch):
+def test_the_hub_is_tried_first_and_the_local_module_only_when_it_fails(monkeypatch):
     from utils import metrics
 
     asked = []
-    monkeypatch.setattr(metrics, "hub_reachable", lambda: True)
     monkeypatch.setattr(metrics.evaluate, "load", lambda name: asked.append(name) or name)
     assert metrics.load_metric("accuracy") == "accuracy"
     assert asked == ["accuracy"]
+
+
+def test_offline_the_local_module_is_used(monkeypatch):
+    from utils import metrics
+
+    def hub_or_local(name):
+        if not name.endswith(".py"):
+            raise FileNotFoundError(f"Couldn't find a module script for {name}")
+        return name
+    monkeypatch.setattr(metrics.evaluate, "load", hub_or_local)
+    assert metrics.load_metric("accuracy").endswith("metric_modules/accuracy.py")

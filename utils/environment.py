@@ -1,12 +1,13 @@
-"""Where the book runs: device, precision, the Hub, and the one-line setup every chapter starts with."""
+"""The one call every chapter starts with: ``setup = setup_chapter()``.
+
+It resolves, once, where and how the chapter runs (device, precision, run profile, model) and
+every loader takes them from the returned ``ChapterSetup``; nothing reads the environment later.
+"""
 from __future__ import annotations
 
-import functools
 import logging
 import os
-import platform
 import random
-import socket
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -14,80 +15,23 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from utils.profiles import Profile, get_profile
+from utils.hardware import (
+    fit_batch_size,
+    gpu_memory_bytes,
+    pick_device,
+    pick_precision,
+    precision_name,
+    precision_reason,
+)
+from utils.models import ModelChoice, resolve_model
+from utils.profiles import Profile, get_profile, parse_overrides
 
-HUB_HOST = "huggingface.co"
-_TRUE = {"1", "true", "yes", "on"}
-
-
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in _TRUE
+__all__ = ["ChapterSetup", "setup_chapter", "resolve_profile", "seed_everything",
+           "pick_device", "pick_precision", "describe_device"]
 
 
 def in_colab() -> bool:
     return "google.colab" in sys.modules
-
-
-def pick_device() -> torch.device:
-    """CUDA, then Apple's MPS, then the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True on x86 CPUs with AMX or AVX512-BF16, where bf16 matmuls beat fp32.
-
-    Measured on this book's 2-core CI CPU (AVX512-BF16): MiniLM trains 1.5x and evaluates 2.2x
-    faster in bf16, at equal accuracy. Elsewhere bf16 on a CPU is emulated and slower.
-    """
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:  # not Linux: no cheap way to know, so stay with fp32
-        return False
-    return "amx_bf16" in flags or "avx512_bf16" in flags
-
-
-def pick_precision(device: torch.device | None = None) -> dict:
-    """Mixed-precision settings in the form ``TrainingArguments(**...)`` takes.
-
-    bf16 on GPUs that have it (Ampere and newer), fp16 on older ones (the T4), bf16 on CPUs that
-    compute it natively, else fp32 (an empty dict). On the CPU ``use_cpu=True`` is included:
-    Trainer refuses ``bf16`` on a CPU without it. ``BOOK_PRECISION=fp32`` forces fp32.
-    """
-    device = device or pick_device()
-    forced = os.environ.get("BOOK_PRECISION", "").strip().lower()
-    cpu = {"use_cpu": True} if device.type == "cpu" else {}
-    if forced == "fp32":
-        return cpu
-    if forced not in ("", "bf16", "fp16"):
-        raise ValueError(f"BOOK_PRECISION={forced!r}: use fp32, bf16 or fp16, or leave it unset.")
-    if forced:
-        return {**cpu, forced: True}
-    if device.type == "cuda":
-        return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
-    if device.type == "cpu" and cpu_has_fast_bf16():
-        return {**cpu, "bf16": True}
-    return cpu
-
-
-def precision_name(precision_args: dict) -> str:
-    return "bf16" if precision_args.get("bf16") else "fp16" if precision_args.get("fp16") else "fp32"
-
-
-@functools.lru_cache(maxsize=1)
-def hub_reachable(timeout: float = 2.0) -> bool:
-    """Whether the Hugging Face Hub can be used: not switched off, and its host answers."""
-    if _env_flag("HF_HUB_OFFLINE") or _env_flag("TRANSFORMERS_OFFLINE"):
-        return False
-    try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def seed_everything(seed: int) -> None:
@@ -97,7 +41,11 @@ def seed_everything(seed: int) -> None:
 
 
 def quiet_libraries() -> None:
-    """Keep rendered pages free of library chatter; errors still show."""
+    """Keep rendered pages free of library chatter; errors still show.
+
+    Only the libraries' logging and progress bars are turned down here: deprecation warnings
+    from the book's own calls still show, so that the tests see them.
+    """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import datasets
     import transformers
@@ -107,8 +55,8 @@ def quiet_libraries() -> None:
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", message=".*TRANSFORMERS_CACHE.*")
+    # tqdm warns at import when ipywidgets is missing; its text bars are what we want anyway
+    warnings.filterwarnings("ignore", message="IProgress not found")
 
 
 def describe_device(device: torch.device) -> str:
@@ -116,7 +64,38 @@ def describe_device(device: torch.device) -> str:
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "mps":
         return "mps (Apple GPU)"
-    return f"cpu ({os.cpu_count()} cores, {platform.machine()}, no GPU)"
+    return f"cpu ({os.cpu_count()} cores, no GPU)"
+
+
+def resolve_profile(profile: str | Profile | None, device: torch.device) -> Profile:
+    """The argument, else ``BOOK_PROFILE``, else ``full`` on a CUDA GPU and ``smoke``
+    elsewhere; then ``BOOK_PROFILE_OVERRIDES`` and ``BOOK_MODEL`` applied on top."""
+    if not isinstance(profile, Profile):
+        default = "full" if device.type == "cuda" else "smoke"
+        profile = get_profile(profile or os.environ.get("BOOK_PROFILE") or default)
+    changes = parse_overrides(os.environ.get("BOOK_PROFILE_OVERRIDES", ""))
+    if os.environ.get("BOOK_MODEL"):
+        changes["model"] = os.environ["BOOK_MODEL"]
+    return profile.replace(**changes) if changes else profile
+
+
+def fit_to_gpu(profile: Profile, model: ModelChoice, device: torch.device) -> Profile:
+    """Split the profile's batch into per-device batches and gradient accumulation steps
+    that fit this GPU's memory (a 16 GB T4 and an 80 GB card differ)."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(model.source)
+    layers, hidden = config.num_hidden_layers, config.hidden_size
+    parameters = 12 * layers * hidden**2 + config.vocab_size * hidden  # weights, roughly
+    per_device, steps = fit_batch_size(
+        profile.batch_size, profile.max_length, layers, hidden,
+        config.num_attention_heads, parameters, gpu_memory_bytes(device),
+        attention_scores=True)  # counts eager attention's scores too: a safety margin
+    if steps == profile.gradient_accumulation_steps:
+        return profile
+    print(f"GPU memory {gpu_memory_bytes(device) / 1e9:.0f} GB: batches of "
+          f"{profile.batch_size} run as {steps} steps of {per_device}.")
+    return profile.replace(gradient_accumulation_steps=steps)
 
 
 @dataclass
@@ -125,8 +104,8 @@ class ChapterSetup:
     device: torch.device
     precision_args: dict = field(repr=False)
     profile: Profile
+    model: ModelChoice
     seed: int
-    hub: bool
 
     @property
     def precision(self) -> str:
@@ -136,21 +115,45 @@ class ChapterSetup:
         import datasets
         import transformers
 
+        changed = self.profile.changed
+        changed = ("" if not changed else f" (changed: {', '.join(changed)})"
+                   if len(changed) <= 2 else f" ({len(changed)} settings changed)")
         return (
-            f"device: {describe_device(self.device)} | precision: {self.precision} | "
-            f"profile: {self.profile.name} | hub: {'online' if self.hub else 'offline'} | "
-            f"torch {torch.__version__.split('+')[0]}, transformers {transformers.__version__}, "
-            f"datasets {datasets.__version__}"
+            f"Running on {describe_device(self.device)} in {self.precision}, "
+            f"profile {self.profile.name}{changed}, model {self.model.label}\n"
+            f"torch {torch.__version__.split('+')[0]}, "
+            f"transformers {transformers.__version__}, datasets {datasets.__version__}"
         )
 
+    def expect(self, condition: bool, goal: str) -> None:
+        """Assert one of the chapter's goals (an accuracy, a margin) in the named profile.
 
-def setup_chapter(seed: int = 42, profile: str | None = None) -> ChapterSetup:
-    """Seed everything, quiet the libraries, pick device, precision and profile; say so in one line."""
+        With sizes changed (``profile.replace`` or ``BOOK_PROFILE_OVERRIDES``) the goal need
+        not hold, so a miss is said in one line instead of stopping the chapter.
+        """
+        if condition:
+            return
+        if not self.profile.is_changed:
+            raise AssertionError(goal)
+        print(f"Not reached with the changed profile: {goal}")
+
+
+def setup_chapter(seed: int = 42, profile: str | Profile | None = None) -> ChapterSetup:
+    """Seed everything, quiet the libraries, resolve device, precision, profile and model
+    once; print them in one line (plus one line for each fallback taken)."""
     quiet_libraries()
     seed_everything(seed)
     device = pick_device()
-    setup = ChapterSetup(device, pick_precision(device), get_profile(profile), seed, hub_reachable())
+    chosen = resolve_profile(profile, device)
+    model = resolve_model(chosen.model)
+    if device.type == "cuda":
+        chosen = fit_to_gpu(chosen, model, device)
+    precision = pick_precision(device, os.environ.get("BOOK_PRECISION"))
+    setup = ChapterSetup(device, precision, chosen, model, seed)
     print(setup.summary())
+    if device.type == "cuda" and "bf16" not in precision:
+        print(precision_reason(device, os.environ.get("BOOK_PRECISION")))
     if in_colab() and device.type == "cpu":
-        print("No GPU: in Colab choose Runtime > Change runtime type > T4 GPU, then run all cells again.")
+        print("No GPU: in Colab choose Runtime > Change runtime type > T4 GPU, "
+              "then run all cells again.")
     return setup

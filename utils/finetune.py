@@ -65,7 +65,7 @@ def collator(tokenizer, pad_to_multiple_of: int | None = PAD_TO_MULTIPLE_OF):
 
 def training_arguments(profile: Profile, output_dir: str, precision_args: dict, seed: int = 42,
                        eval_steps: int | None = None, **overrides):
-    """The seed's ``TrainingArguments``, translated to transformers 5 and sized by ``profile``.
+    """The article's ``TrainingArguments``, translated to transformers 5 and sized by ``profile``.
 
     ``eval_steps=None`` evaluates once an epoch; a number evaluates every that many steps, and logs the
     training loss four times as often.
@@ -77,7 +77,8 @@ def training_arguments(profile: Profile, output_dir: str, precision_args: dict, 
     kwargs = dict(
         output_dir=output_dir,                          # a temporary folder: nothing lands in the repository
         num_train_epochs=profile.epochs,
-        per_device_train_batch_size=profile.batch_size,
+        per_device_train_batch_size=profile.per_device_batch_size,
+        gradient_accumulation_steps=profile.gradient_accumulation_steps,
         per_device_eval_batch_size=profile.eval_batch_size,
         learning_rate=profile.learning_rate,
         warmup_steps=profile.warmup_steps,
@@ -129,6 +130,15 @@ def make_trainer(model, args, tokenized, tokenizer, pad_to_multiple_of: int | No
     return Trainer(model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["test"],
                    data_collator=collator(tokenizer, pad_to_multiple_of), processing_class=tokenizer,
                    compute_metrics=metrics_function(), callbacks=callbacks)
+
+
+def train(trainer, profile: Profile):
+    """``trainer.train()``; a CUDA out-of-memory error ends in one line naming the knobs."""
+    from utils.hardware import explain_oom
+
+    with explain_oom(profile.per_device_batch_size, profile.max_length,
+                     profile.gradient_accumulation_steps):
+        return trainer.train()
 
 
 def recorded_runs(profile: str = "full", folder=None, kind: str = "finetune") -> list[dict]:

@@ -1,11 +1,16 @@
 """The IMDb Large Movie Review Dataset (Maas et al., 2011) as a ``datasets.DatasetDict``.
 
 Sources, in order:
-1. ``IMDB_PATH``: Stanford's ``aclImdb_v1.tar.gz`` (read once, then cached as Arrow), an unpacked
-   ``aclImdb/`` folder (or the folder holding it), or a ``.jsonl[.xz]`` file with
+1. ``IMDB_PATH``: Stanford's ``aclImdb_v1.tar.gz`` (read once, then cached as Arrow), an
+   unpacked ``aclImdb/`` folder (or the folder holding it), or a ``.jsonl[.xz]`` file with
    ``split``/``label``/``rating``/``text`` fields;
-2. the Hugging Face Hub (``stanfordnlp/imdb``);
+2. the Hugging Face Hub's ``stanfordnlp/imdb``, through ``datasets.load_dataset`` (online, or
+   from the local cache);
 3. otherwise an error naming both ways to get the data.
+
+Whatever the source, ``load_imdb`` returns one contract: splits ``train`` and ``test`` with
+the features ``text`` (cleaned once, by ``clean_review``) and ``label`` (``ClassLabel`` neg/pos),
+each split shuffled with a fixed seed and, when sampled, stratified by label.
 """
 from __future__ import annotations
 
@@ -20,13 +25,14 @@ from pathlib import Path
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, load_from_disk
 
-from utils.environment import hub_reachable
-from utils.profiles import get_profile
-
 HUB_ID = "stanfordnlp/imdb"
+CACHE_VERSION = 2  # bump when what the readers store changes (2: text cleaned)
 SPLITS = ("train", "test")
 LABEL_NAMES = ["neg", "pos"]
-FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=LABEL_NAMES), "rating": Value("int8")})
+FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=LABEL_NAMES)})
+# what the archive readers keep besides: the star rating, for checking the archive itself
+ARCHIVE_FEATURES = Features({**FEATURES, "rating": Value("int8")})
+_BREAK = re.compile(r"(?:\s*<br\s*/?>\s*)+", re.IGNORECASE)
 # aclImdb/<split>/<pos|neg>/<id>_<rating>.txt; anything else under a split's pos/neg folder is an error
 REVIEW_DIR = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/([^/]+)$")
 REVIEW_FILE = re.compile(r"(\d+)_(\d+)\.txt")
@@ -34,6 +40,11 @@ HOW_TO_GET = (
     "Set IMDB_PATH to Stanford's aclImdb_v1.tar.gz (https://ai.stanford.edu/~amaas/data/sentiment/) "
     "or to its unpacked aclImdb/ folder, or go online so that datasets.load_dataset('stanfordnlp/imdb') works."
 )
+
+
+def clean_review(text: str) -> str:
+    """IMDb marks line breaks as ``<br />``; a model or a reader should see a space."""
+    return _BREAK.sub(" ", text).strip()
 
 
 class ImdbFormatError(ValueError):
@@ -105,20 +116,23 @@ def _build(rows, source: Path) -> DatasetDict:
                                   f"both are needed. {HOW_TO_GET}")
         items.sort(key=lambda r: (r["label"], r["id"]))  # a fixed order, whatever the archive's
         parts[split] = Dataset.from_dict(
-            {k: [r[k] for r in items] for k in ("text", "label", "rating")}, features=FEATURES)
+            {"text": [clean_review(r["text"]) for r in items],
+             "label": [r["label"] for r in items], "rating": [r["rating"] for r in items]},
+            features=ARCHIVE_FEATURES)
     return DatasetDict(parts)
 
 
 def read_imdb_path(path: str | Path) -> DatasetDict:
-    """Read the whole labelled IMDb from a tarball, folder or JSONL file (tarball and JSONL cached)."""
+    """Read the labelled IMDb from a tarball, folder or JSONL file (tarball and JSONL cached),
+    with the archive's ``rating`` column besides ``text`` and ``label``."""
     path = Path(path).expanduser()
     if not path.exists():
         raise ImdbFormatError(f"IMDB_PATH={path} does not exist. {HOW_TO_GET}")
     if path.is_dir():
         return _build(_read_folder(path), path)
     stat = path.stat()
-    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    cached = cache_dir() / f"imdb-{key}"
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CACHE_VERSION}"
+    cached = cache_dir() / f"imdb-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
     if cached.exists():
         return load_from_disk(str(cached))
     reader = _read_jsonl if ".jsonl" in path.name else _read_tarball
@@ -127,42 +141,75 @@ def read_imdb_path(path: str | Path) -> DatasetDict:
     return load_from_disk(str(cached))
 
 
-def load_imdb_full() -> tuple[DatasetDict, str]:
-    """All 25,000 + 25,000 labelled reviews, and a word on where they came from."""
-    if os.environ.get("IMDB_PATH"):
-        return read_imdb_path(os.environ["IMDB_PATH"]), "IMDB_PATH"
-    if hub_reachable() and os.environ.get("HF_DATASETS_OFFLINE", "") not in ("1", "true", "TRUE"):
-        from datasets import load_dataset
+def read_imdb_hub() -> DatasetDict:
+    """``stanfordnlp/imdb`` as ``datasets`` serves it (online, or from its cache), with its
+    ``unsupervised`` split left out and the text cleaned as the local readers clean it."""
+    from datasets import load_dataset
 
-        data = load_dataset(HUB_ID)
-        return DatasetDict({split: data[split] for split in SPLITS}), f"the Hub ({HUB_ID})"
-    raise FileNotFoundError(f"No IMDb data: IMDB_PATH is not set and the Hugging Face Hub is not reachable. {HOW_TO_GET}")
-
-
-def subsample_balanced(data: Dataset, size: int | None, seed: int = 42) -> Dataset:
-    """``size`` reviews, half of each label, drawn with ``seed``, in shuffled order; None keeps all."""
-    if size is None or size >= len(data):
-        return data
-    rng = np.random.default_rng(seed)
-    labels = np.asarray(data["label"])
-    picks = []
-    for label, n in ((0, size - size // 2), (1, size // 2)):
-        pool = np.flatnonzero(labels == label)
-        if n > len(pool):
-            raise ValueError(f"asked for {n} reviews of label {label}, but only {len(pool)} exist")
-        picks.append(rng.choice(pool, size=n, replace=False))
-    order = rng.permutation(np.concatenate(picks))
-    return data.select(order)
+    data = load_dataset(HUB_ID)
+    missing = {"text", "label"} - set(data["train"].column_names)
+    if missing:
+        raise ImdbFormatError(f"{HUB_ID} has no {sorted(missing)} column; {HOW_TO_GET}")
+    return DatasetDict({
+        split: data[split].map(lambda row: {"text": clean_review(row["text"])})
+        for split in SPLITS
+    })
 
 
-def load_imdb(train_size="profile", test_size="profile", seed: int = 42, verbose: bool = True) -> DatasetDict:
-    """IMDb with the profile's train and test sizes (or the given ones; None means the whole split)."""
-    profile = get_profile()
+def load_imdb_full(imdb_path: str | None = None) -> tuple[DatasetDict, str]:
+    """All labelled reviews in the book's contract, and where they came from (for a page).
+
+    ``imdb_path`` defaults to ``IMDB_PATH``; without it, ``datasets`` decides whether the Hub
+    (or its cache) can serve ``stanfordnlp/imdb``.
+    """
+    imdb_path = imdb_path or os.environ.get("IMDB_PATH")
+    if imdb_path:
+        data, source = read_imdb_path(imdb_path), "Stanford's archive"
+    else:
+        try:
+            data, source = read_imdb_hub(), f"the Hugging Face Hub's {HUB_ID}"
+        except OSError as err:  # ConnectionError, FileNotFoundError: offline, not cached
+            raise FileNotFoundError(
+                f"No IMDb data: IMDB_PATH is not set and {HUB_ID} could not be loaded "
+                f"({type(err).__name__}). {HOW_TO_GET}") from None
+    data = data.select_columns(list(FEATURES))
+    if data["train"].features != FEATURES:  # e.g. a label column of plain integers
+        data = data.cast(FEATURES)
+    return data, source
+
+
+def sample_split(data: Dataset, size: int | None, seed: int) -> Dataset:
+    """``size`` reviews (None: all), stratified by label and shuffled with ``seed``.
+
+    Sources store a split sorted by label, so even the whole split is shuffled: a prefix
+    of it (an evaluation subset, a learning curve's first n reviews) then holds both labels.
+    """
+    if size is None or size == len(data):
+        return data.shuffle(seed=seed).flatten_indices()
+    if not 0 < size < len(data):
+        raise ValueError(f"asked for {size:,} reviews, but the split has {len(data):,}")
+    picked = data.train_test_split(train_size=size, stratify_by_column="label", seed=seed)
+    return picked["train"].flatten_indices()
+
+
+def load_imdb(setup, train_size="profile", test_size="profile",
+              verbose: bool = True) -> DatasetDict:
+    """IMDb at the profile's sizes (or the given ones; None: the whole split), seeded by
+    ``setup``, which ``setup_chapter()`` returned."""
+    profile = setup.profile
     sizes = {"train": profile.train_size if train_size == "profile" else train_size,
              "test": profile.test_size if test_size == "profile" else test_size}
     full, source = load_imdb_full()
-    data = DatasetDict({split: subsample_balanced(full[split], sizes[split], seed) for split in SPLITS})
+    data = DatasetDict({split: sample_split(full[split], sizes[split], setup.seed)
+                        for split in SPLITS})
     if verbose:
-        print(f"IMDb from {source}: {len(data['train']):,} train / {len(data['test']):,} test reviews "
-              f"(of {len(full['train']):,} / {len(full['test']):,}; balanced, seed {seed})")
+        print(f"IMDb: {_describe(data, full)} from {source}, "
+              f"balanced by label, shuffled with seed {setup.seed}.")
     return data
+
+
+def _describe(data: DatasetDict, full: DatasetDict) -> str:
+    def part(split):
+        n, total = len(data[split]), len(full[split])
+        return f"all {n:,} {split}" if n == total else f"{n:,} of the {total:,} {split}"
+    return f"{part('train')} and {part('test')} reviews"

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import evaluate
 
-from utils.environment import hub_reachable
-
 LOCAL_MODULES = Path(__file__).parent / "metric_modules"
 CLASSIFICATION = ("accuracy", "precision", "recall", "f1")
 
@@ -26,12 +24,12 @@ def local_metric_path(name: str) -> Path:
 
 
 def load_metric(name: str, prefer_local: bool = False):
-    """``evaluate.load(name)`` from the Hub when reachable, else the book's local module."""
-    if hub_reachable() and not prefer_local:
+    """``evaluate.load(name)`` from the Hub (or its cache), else the book's local module."""
+    if not prefer_local:
         try:
             return evaluate.load(name)
-        except (FileNotFoundError, ConnectionError, OSError):
-            pass  # the Hub answered but the script did not come: use the local copy
+        except OSError:  # offline, unreachable, or the script did not come
+            pass
     return evaluate.load(str(local_metric_path(name)))
 
 

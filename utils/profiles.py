@@ -1,15 +1,14 @@
 """Run profiles: every size a chapter uses, in one object, so chapters carry no magic numbers.
 
-``smoke`` runs on 2 CPU cores in minutes (what CI executes); ``full`` is the real recipe for one GPU.
-``BOOK_PROFILE`` picks one; without it, ``full`` when a CUDA GPU is present, else ``smoke``.
+``smoke`` runs on 2 CPU cores in minutes (what CI executes); ``full`` is the real recipe for one
+GPU. ``setup_chapter()`` picks one (its argument, else ``BOOK_PROFILE``, else ``full`` on a CUDA
+GPU and ``smoke`` elsewhere), applies ``BOOK_PROFILE_OVERRIDES`` and hands it to every loader.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
-import os
 from dataclasses import dataclass
-
-import torch
 
 
 @dataclass(frozen=True)
@@ -23,7 +22,7 @@ class Profile:
     # --- fine-tuning (chapter 4)
     max_length: int
     epochs: float
-    batch_size: int
+    batch_size: int              # the effective batch: per-device batch x gradient accumulation
     eval_batch_size: int
     learning_rate: float
     warmup_steps: int
@@ -31,7 +30,7 @@ class Profile:
     head_tokens: int             # with 'head+tail': tokens kept from the start; the rest come from the end
     eval_points: int             # evaluations during training: the loss/accuracy curves and the learning curve
     # --- tiny pretraining runs (chapter 3)
-    pretrain_texts: int          # IMDb training reviews used as raw, unlabelled text
+    pretrain_texts: int | None   # IMDb training reviews used as raw, unlabelled text (None: all)
     pretrain_seconds: float      # wall-clock budget of each tiny pretraining run
     pretrain_max_length: int
     pretrain_batch_size: int
@@ -52,10 +51,24 @@ class Profile:
     # --- chapter 1's probe: a linear classifier on frozen features, with few labels
     probe_train_size: int
     probe_test_size: int
+    # --- per-device batch = batch_size // gradient_accumulation_steps (fitted to the GPU found)
+    gradient_accumulation_steps: int = 1
+    # --- the fields changed from the named profile, e.g. ('epochs',); shown in the setup line
+    changed: tuple[str, ...] = ()
 
     def replace(self, **changes) -> "Profile":
         """A copy with some sizes changed, e.g. ``profile.replace(train_size=500)`` in an exercise."""
-        return dataclasses.replace(self, **changes)
+        marked = tuple(dict.fromkeys(self.changed + tuple(k for k in changes if k != "changed")))
+        return dataclasses.replace(self, **changes, changed=marked)
+
+    @property
+    def per_device_batch_size(self) -> int:
+        return self.batch_size // self.gradient_accumulation_steps
+
+    @property
+    def is_changed(self) -> bool:
+        """True when sizes differ from the named profile: its outcome goals need not hold."""
+        return bool(set(self.changed) - {"gradient_accumulation_steps"})
 
 
 PROFILES: dict[str, Profile] = {
@@ -78,9 +91,9 @@ PROFILES: dict[str, Profile] = {
         train_size=None, test_size=None,
         max_length=512, epochs=2, batch_size=32, eval_batch_size=256,
         learning_rate=2e-5, warmup_steps=100, truncation="head+tail", head_tokens=128, eval_points=4,
-        pretrain_texts=25_000, pretrain_seconds=900, pretrain_max_length=256,
+        pretrain_texts=None, pretrain_seconds=900, pretrain_max_length=256,
         pretrain_batch_size=128, tiny_vocab_size=8_000, tiny_layers=4, tiny_hidden=256, tiny_heads=4,
-        pretrain_steps_mlm=12_000, pretrain_steps_clm=6_000, pretrain_learning_rate=1e-3, pretrain_eval_texts=2_000,
+        pretrain_steps_mlm=3_500, pretrain_steps_clm=1_700, pretrain_learning_rate=1e-3, pretrain_eval_texts=2_000,
         tiny_finetune_train=1_000, tiny_finetune_test=5_000, tiny_finetune_epochs=5, tiny_finetune_learning_rates=(3e-4, 1e-3),
         attention_examples=64,
         probe_train_size=1_000, probe_test_size=5_000,
@@ -88,20 +101,32 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def default_profile_name() -> str:
-    """``BOOK_PROFILE`` if set, else ``full`` on a CUDA GPU, else ``smoke``."""
-    chosen = os.environ.get("BOOK_PROFILE", "").strip().lower()
-    if chosen:
-        return chosen
-    return "full" if torch.cuda.is_available() else "smoke"
+SIZE_FIELDS = {f.name for f in dataclasses.fields(Profile)} - {"name", "changed"}
 
 
-def get_profile(name: str | None = None) -> Profile:
-    """The named profile, or the default one; an unknown name says which names exist."""
-    name = (name or default_profile_name()).lower()
-    if name not in PROFILES:
+def get_profile(name: str) -> Profile:
+    """The named profile; an unknown name says which names exist."""
+    key = name.strip().lower()
+    if key not in PROFILES:
         raise ValueError(
-            f"Unknown profile {name!r} (from BOOK_PROFILE or the argument). "
-            f"Use one of: {', '.join(sorted(PROFILES))}."
+            f"Unknown profile {name!r}. Use one of: {', '.join(sorted(PROFILES))}."
         )
-    return PROFILES[name]
+    return PROFILES[key]
+
+
+def parse_overrides(text: str) -> dict:
+    """``"epochs=1; max_length=128"`` as a dict of Python values (the format of
+    ``BOOK_PROFILE_OVERRIDES``); a bad entry says what is wrong and what is allowed."""
+    changes = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        key, sep, value = (x.strip() for x in item.partition("="))
+        if not sep or key not in SIZE_FIELDS:
+            raise ValueError(
+                f"BOOK_PROFILE_OVERRIDES: {item!r} is not 'field=value' with a profile "
+                f"field; the fields are: {', '.join(sorted(SIZE_FIELDS))}"
+            )
+        try:
+            changes[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            changes[key] = value  # a plain word, such as a model id or 'head'
+    return changes

@@ -1,4 +1,4 @@
-"""The seed article's data format: one review a line, ``label<TAB>text``, label 0 (negative) or 1 (positive)."""
+"""The article's data format: one review a line, ``label<TAB>text``, label 0 (negative) or 1 (positive)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,7 +18,7 @@ def read_label_tsv(path: str | Path) -> tuple[list[str], list[int]]:
     """Read ``label<TAB>text`` lines into (texts, labels).
 
     Splits on the first tab only (a review may contain tabs), and stops at the first bad line
-    with ``file:line`` and what is wrong, instead of skipping it. The seed's ``line.split("\\t")``
+    with ``file:line`` and what is wrong, instead of skipping it. The article's ``line.split("\\t")``
     fails on any review containing a tab.
     """
     path = Path(path)
