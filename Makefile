@@ -4,7 +4,7 @@ PYTHON ?= python3
 BUILD_FLAGS = -W --keep-going
 BOOK_DIR ?= .
 
-.PHONY: setup book build test chapter clean
+.PHONY: setup book build site-check test chapter clean
 
 setup:
 	$(PYTHON) -m pip install -q torch==2.13.0 || $(PYTHON) -m pip install -q torch
@@ -14,6 +14,10 @@ book: setup build
 
 build:
 	jupyter-book build $(BUILD_FLAGS) $(BOOK_DIR)
+
+# What a reader sees: the built pages carry no build debris (after `make build`).
+site-check:
+	$(PYTHON) -m pytest tests/site -q -o addopts="-p no:cacheprovider"
 
 # The profile under test is set here, not taken from the machine: a GPU would otherwise pick
 # `full`. tests/test_reader_paths.py runs the chapters in the full profile and as in Colab.

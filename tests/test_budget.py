@@ -1,5 +1,6 @@
 """The Colab T4 budget (utils.budget): its FLOP formulas against PyTorch's FLOP counter,
 and each chapter's estimate for the full profile, reported with settings that fit."""
+
 import json
 import re
 from pathlib import Path
@@ -7,8 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
-from transformers import (BertConfig, BertForMaskedLM, BertForSequenceClassification,
-                          GPT2Config, GPT2LMHeadModel)
+from transformers import (
+    BertConfig,
+    BertForMaskedLM,
+    BertForSequenceClassification,
+    GPT2Config,
+    GPT2LMHeadModel,
+)
 from transformers.models.bert.modeling_bert import BertLayer
 
 from utils import budget
@@ -18,9 +24,14 @@ FULL = get_profile("full")
 CHAPTERS_DIR = Path(__file__).resolve().parent.parent / "chapters"
 # Eager attention: FlopCounterMode has no formula for the CPU SDPA kernel and would miss
 # the 4nd term; on a GPU both do the same matmuls.
-SMALL = {"vocab_size": 500, "hidden_size": 64, "num_hidden_layers": 2,
-         "num_attention_heads": 4, "intermediate_size": 256,
-         "attn_implementation": "eager"}
+SMALL = {
+    "vocab_size": 500,
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 256,
+    "attn_implementation": "eager",
+}
 
 
 def counted_flops(module, *args, backward=False, **kwargs):
@@ -44,9 +55,18 @@ def test_the_layer_formula_is_what_pytorch_counts(n):
 
 
 def test_whole_models_are_their_layers_plus_their_heads():
-    bert, gpt = BertConfig(**SMALL), GPT2Config(
-        vocab_size=500, n_embd=64, n_layer=2, n_head=4, attn_implementation="eager",
-        bos_token_id=0, eos_token_id=0)
+    bert, gpt = (
+        BertConfig(**SMALL),
+        GPT2Config(
+            vocab_size=500,
+            n_embd=64,
+            n_layer=2,
+            n_head=4,
+            attn_implementation="eager",
+            bos_token_id=0,
+            eos_token_id=0,
+        ),
+    )
     x = ids(3, 16)
     with torch.no_grad():
         mlm = counted_flops(BertForMaskedLM(bert).eval(), input_ids=x)
@@ -101,16 +121,25 @@ def test_report_the_full_profile(capsys):
     text = budget.report(FULL)
     assert all(f"chapter {c}" in text for c in budget.CHAPTERS)
     with capsys.disabled():  # the numbers are the point: show them under -q too
-        print(f"\nColab T4 estimate, full profile (target "
-              f"{budget.target_minutes():.0f} min = {budget.LIMIT_MINUTES} less "
-              f"{budget.HEADROOM:.0%}):\n{text}")
+        print(
+            f"\nColab T4 estimate, full profile (target "
+            f"{budget.target_minutes():.0f} min = {budget.LIMIT_MINUTES} less "
+            f"{budget.HEADROOM:.0%}):\n{text}"
+        )
 
 
-DOUBLED = [("01", "probe_test_size"), ("01", "probe_train_size"),
-           ("02", "attention_examples"), ("03", "pretrain_steps_mlm"),
-           ("03", "pretrain_steps_clm"), ("03", "pretrain_batch_size"),
-           ("03", "tiny_finetune_epochs"), ("03", "tiny_finetune_train"),
-           ("04", "epochs"), ("04", "eval_points")]
+DOUBLED = [
+    ("01", "probe_test_size"),
+    ("01", "probe_train_size"),
+    ("02", "attention_examples"),
+    ("03", "pretrain_steps_mlm"),
+    ("03", "pretrain_steps_clm"),
+    ("03", "pretrain_batch_size"),
+    ("03", "tiny_finetune_epochs"),
+    ("03", "tiny_finetune_train"),
+    ("04", "epochs"),
+    ("04", "eval_points"),
+]
 
 
 @pytest.mark.parametrize("chapter, field", DOUBLED)
@@ -120,8 +149,9 @@ def test_doubling_a_size_raises_the_estimate(chapter, field):
     assert budget.colab_t4_minutes(chapter, doubled) > before
 
 
-@pytest.mark.parametrize("changes", [{"train_size": 12_500}, {"test_size": 12_500},
-                                     {"max_length": 256}])
+@pytest.mark.parametrize(
+    "changes", [{"train_size": 12_500}, {"test_size": 12_500}, {"max_length": 256}]
+)
 def test_smaller_sizes_shorten_chapter_4(changes):
     smaller = FULL.replace(**changes)
     assert budget.colab_t4_minutes("04", smaller) < budget.colab_t4_minutes("04", FULL)
@@ -134,11 +164,15 @@ def test_suggested_settings_fit_the_target(chapter, runs_on):
         changes = budget.fitting_changes(chapter, FULL, knobs, runs_on=runs_on)
         if changes is None:  # these knobs alone cannot do it: the report says so
             continue
-        assert all(getattr(FULL, k) is None or value <= getattr(FULL, k)
-                   for k, value in changes.items())
+        assert all(
+            getattr(FULL, k) is None or value <= getattr(FULL, k)
+            for k, value in changes.items()
+        )
         shrunk = FULL.replace(**changes)
-        assert budget.colab_t4_minutes(chapter, shrunk, runs_on=runs_on) \
+        assert (
+            budget.colab_t4_minutes(chapter, shrunk, runs_on=runs_on)
             <= budget.target_minutes()
+        )
 
 
 def test_an_unknown_chapter_names_the_known_ones():
@@ -148,19 +182,22 @@ def test_an_unknown_chapter_names_the_known_ones():
 
 def chapter_code(name: str) -> str:
     notebook = json.loads(next(CHAPTERS_DIR.glob(f"{name}_*.ipynb")).read_text())
-    return "\n".join("".join(c["source"]) for c in notebook["cells"]
-                     if c["cell_type"] == "code")
+    return "\n".join(
+        "".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"
+    )
 
 
 def test_runs_on_follows_the_chapters_code():
     """RUNS_ON was read from the chapters; when one changes, update it (and this)."""
     moves_encoders = "setup.device" in chapter_code("01")
-    assert (budget.RUNS_ON["01"] == "cpu") != moves_encoders, \
+    assert (budget.RUNS_ON["01"] == "cpu") != moves_encoders, (
         "chapter 1 now uses setup.device: set RUNS_ON['01'] to where its features run"
+    )
     # torch.float16 or "fp16", not the bfloat16 it autocasts to now
     fp16_on_t4 = re.search(r'\bfloat16\b|"fp16"', chapter_code("03")) is not None
-    assert (budget.RUNS_ON["03"] == "fp32") != fp16_on_t4, \
+    assert (budget.RUNS_ON["03"] == "fp32") != fp16_on_t4, (
         "chapter 3's autocast changed: set RUNS_ON['03'] to the T4's precision"
+    )
 
 
 @pytest.mark.parametrize("chapter", budget.CHAPTERS)

@@ -1,4 +1,5 @@
 """The one-line chapter setup: it resolves device, precision, profile and model once."""
+
 import sys
 
 import pytest
@@ -24,7 +25,8 @@ def test_setup_prints_what_it_resolved_and_seeds(capsys):
 def test_the_loaders_get_what_setup_resolved(monkeypatch, capsys):
     setup = setup_chapter(profile="full")
     assert setup.profile.name == "full" and setup.model.requested == "bert-base-uncased"
-    # offline, with no cached bert-base-uncased, the packaged MiniLM stands in, said once
+    # offline, with no cached bert-base-uncased, the packaged MiniLM stands in, said
+    # once
     assert "stands in for it" in capsys.readouterr().out
 
 
@@ -53,12 +55,18 @@ def test_colab_without_gpu_says_how_to_switch_it_on(capsys, monkeypatch):
 def test_on_a_small_gpu_the_batch_is_split_and_said(monkeypatch, capsys):
     from utils.models import resolve_model
 
-    # offline the model is MiniLM (6 layers, width 384): a 4 GiB card cannot hold 32 x 512
+    # offline the model is MiniLM (6 layers, width 384): a 4 GiB card cannot hold 32 x
+    # 512
     monkeypatch.setattr(environment, "gpu_memory_bytes", lambda device: 4 * 2**30)
     full = environment.get_profile("full")
-    fitted = environment.fit_to_gpu(full, resolve_model(full.model), torch.device("cuda"))
+    fitted = environment.fit_to_gpu(
+        full, resolve_model(full.model), torch.device("cuda")
+    )
     assert fitted.gradient_accumulation_steps > 1
     assert fitted.per_device_batch_size * fitted.gradient_accumulation_steps == 32
     assert "batches of 32 run as" in capsys.readouterr().out
     monkeypatch.setattr(environment, "gpu_memory_bytes", lambda device: 80 * 2**30)
-    assert environment.fit_to_gpu(full, resolve_model(full.model), torch.device("cuda")) is full
+    assert (
+        environment.fit_to_gpu(full, resolve_model(full.model), torch.device("cuda"))
+        is full
+    )

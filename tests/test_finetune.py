@@ -1,4 +1,6 @@
-"""The fine-tuning recipe (utils/finetune.py) and the baselines (utils/baselines.py) of chapter 4."""
+"""The fine-tuning recipe (utils/finetune.py) and the baselines (utils/baselines.py) of
+chapter 4."""
+
 import json
 
 import numpy as np
@@ -6,7 +8,11 @@ import pytest
 from datasets import Dataset, DatasetDict
 
 from utils import finetune as ft
-from utils.baselines import NBLogisticRegression, TfidfLogisticRegression, log_count_ratio
+from utils.baselines import (
+    NBLogisticRegression,
+    TfidfLogisticRegression,
+    log_count_ratio,
+)
 from utils.profiles import get_profile
 
 
@@ -20,9 +26,9 @@ def tokenizer():
 def test_head_tail_keeps_both_ends():
     ids = list(range(10))
     assert ft.head_tail(ids, 6, 2) == [0, 1, 6, 7, 8, 9]
-    assert ft.head_tail(ids, 6, 6) == [0, 1, 2, 3, 4, 5]   # head only
-    assert ft.head_tail(ids, 6, 0) == [4, 5, 6, 7, 8, 9]   # tail only
-    assert ft.head_tail(ids[:4], 6, 2) == [0, 1, 2, 3]     # short: untouched
+    assert ft.head_tail(ids, 6, 6) == [0, 1, 2, 3, 4, 5]  # head only
+    assert ft.head_tail(ids, 6, 0) == [4, 5, 6, 7, 8, 9]  # tail only
+    assert ft.head_tail(ids[:4], 6, 2) == [0, 1, 2, 3]  # short: untouched
     with pytest.raises(ValueError):
         ft.head_tail(ids, 6, 7)
 
@@ -30,10 +36,19 @@ def test_head_tail_keeps_both_ends():
 def test_head_truncation_is_the_tokenizers_and_head_tail_keeps_the_end(tokenizer):
     text = "good " * 50 + "terrible ending"
     head = ft.tokenize_function(tokenizer, 16, "head")({"text": [text]})
-    both = ft.tokenize_function(tokenizer, 16, "head+tail", head_tokens=4)({"text": [text]})
-    assert head["input_ids"][0] == tokenizer(text, truncation=True, max_length=16)["input_ids"]
+    both = ft.tokenize_function(tokenizer, 16, "head+tail", head_tokens=4)(
+        {"text": [text]}
+    )
+    assert (
+        head["input_ids"][0]
+        == tokenizer(text, truncation=True, max_length=16)["input_ids"]
+    )
     ids = both["input_ids"][0]
-    assert len(ids) == 16 and ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+    assert (
+        len(ids) == 16
+        and ids[0] == tokenizer.cls_token_id
+        and ids[-1] == tokenizer.sep_token_id
+    )
     assert tokenizer.decode(ids[-3:-1]) == "terrible ending"
     assert set(both) == set(head)  # the same model inputs either way
     with pytest.raises(ValueError):
@@ -41,18 +56,34 @@ def test_head_truncation_is_the_tokenizers_and_head_tail_keeps_the_end(tokenizer
 
 
 def test_tokenize_imdb_drops_text_and_pads_nothing(tokenizer):
-    data = DatasetDict({s: Dataset.from_dict({"text": ["a fine film", "bad " * 40], "label": [1, 0],
-                                              "rating": [8, 2]}) for s in ("train", "test")})
+    data = DatasetDict(
+        {
+            s: Dataset.from_dict(
+                {
+                    "text": ["a fine film", "bad " * 40],
+                    "label": [1, 0],
+                    "rating": [8, 2],
+                }
+            )
+            for s in ("train", "test")
+        }
+    )
     out = ft.tokenize_imdb(data, tokenizer, 16)
-    assert "text" not in out["train"].column_names and "label" in out["train"].column_names
+    assert (
+        "text" not in out["train"].column_names and "label" in out["train"].column_names
+    )
     assert [len(i) for i in out["train"]["input_ids"]] == [5, 16]
-    batch = ft.collator(tokenizer)([{k: v for k, v in row.items()} for row in out["train"]])
+    batch = ft.collator(tokenizer)(
+        [{k: v for k, v in row.items()} for row in out["train"]]
+    )
     assert batch["input_ids"].shape == (2, 64)  # padded up to a multiple of 64
 
 
 def test_training_arguments_follow_the_profile(tmp_path):
     profile = get_profile("smoke")
-    args = ft.training_arguments(profile, str(tmp_path), {"use_cpu": True}, eval_steps=7)
+    args = ft.training_arguments(
+        profile, str(tmp_path), {"use_cpu": True}, eval_steps=7
+    )
     assert args.learning_rate == profile.learning_rate
     assert args.per_device_train_batch_size == profile.batch_size
     assert args.train_sampling_strategy == "group_by_length" and args.eval_steps == 7
@@ -70,8 +101,12 @@ def test_metrics_function():
     compute = ft.metrics_function()
     logits = np.array([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0], [0.0, 1.0]])
     scores = compute((logits, np.array([0, 1, 1, 1])))
-    assert scores["accuracy"] == pytest.approx(0.75) and scores["precision"] == pytest.approx(1.0)
-    assert scores["recall"] == pytest.approx(2 / 3) and scores["f1"] == pytest.approx(0.8)
+    assert scores["accuracy"] == pytest.approx(0.75) and scores[
+        "precision"
+    ] == pytest.approx(1.0)
+    assert scores["recall"] == pytest.approx(2 / 3) and scores["f1"] == pytest.approx(
+        0.8
+    )
 
 
 def test_log_count_ratio_is_naive_bayes():
@@ -80,12 +115,21 @@ def test_log_count_ratio_is_naive_bayes():
     rng = np.random.default_rng(0)
     X, y = rng.integers(0, 3, size=(40, 12)), np.arange(40) % 2
     nb = MultinomialNB(alpha=1.0).fit(X, y)
-    np.testing.assert_allclose(log_count_ratio(X, y), nb.feature_log_prob_[1] - nb.feature_log_prob_[0], atol=1e-12)
+    np.testing.assert_allclose(
+        log_count_ratio(X, y),
+        nb.feature_log_prob_[1] - nb.feature_log_prob_[0],
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("cls", [TfidfLogisticRegression, NBLogisticRegression])
 def test_baselines_learn_an_easy_split(cls):
-    texts = ["great wonderful film", "awful boring mess", "wonderful acting, great", "boring and awful"] * 5
+    texts = [
+        "great wonderful film",
+        "awful boring mess",
+        "wonderful acting, great",
+        "boring and awful",
+    ] * 5
     labels = [1, 0, 1, 0] * 5
     model = cls(min_df=1).fit(texts, labels)
     assert list(model.predict(["a great film", "an awful film"])) == [1, 0]
@@ -93,22 +137,42 @@ def test_baselines_learn_an_easy_split(cls):
 
 def test_recorded_runs_newest_first(tmp_path):
     for date in ("2026-01-02T00:00:00+00:00", "2026-03-04T00:00:00+00:00"):
-        (tmp_path / f"finetune_imdb_full_{date[:10]}.json").write_text(json.dumps({"profile": "full", "date": date}))
-    assert [r["date"][:10] for r in ft.recorded_runs("full", tmp_path)] == ["2026-03-04", "2026-01-02"]
+        (tmp_path / f"finetune_imdb_full_{date[:10]}.json").write_text(
+            json.dumps({"profile": "full", "date": date})
+        )
+    assert [r["date"][:10] for r in ft.recorded_runs("full", tmp_path)] == [
+        "2026-03-04",
+        "2026-01-02",
+    ]
     assert ft.recorded_runs("smoke", tmp_path) == []
 
 
 def test_predict_in_order_undoes_the_length_grouping(tmp_path, tokenizer):
     from utils.models import load_classifier, resolve_model
 
-    texts = [("great " * (1 + 7 * i % 50)) if i % 2 else ("awful " * (1 + 5 * i % 40)) for i in range(40)]
-    data = DatasetDict({s: Dataset.from_dict({"text": texts, "label": [i % 2 for i in range(40)]}) for s in ("train", "test")})
+    texts = [
+        ("great " * (1 + 7 * i % 50)) if i % 2 else ("awful " * (1 + 5 * i % 40))
+        for i in range(40)
+    ]
+    data = DatasetDict(
+        {
+            s: Dataset.from_dict({"text": texts, "label": [i % 2 for i in range(40)]})
+            for s in ("train", "test")
+        }
+    )
     tokenized = ft.tokenize_imdb(data, tokenizer, 64)
-    args = ft.training_arguments(get_profile("smoke"), str(tmp_path), {"use_cpu": True}, per_device_eval_batch_size=8,
-                                 disable_tqdm=True)
+    args = ft.training_arguments(
+        get_profile("smoke"),
+        str(tmp_path),
+        {"use_cpu": True},
+        per_device_eval_batch_size=8,
+        disable_tqdm=True,
+    )
     model = load_classifier(resolve_model(get_profile("smoke").model))
     trainer = ft.make_trainer(model, args, tokenized, tokenizer)
-    assert not np.array_equal(trainer.predict(tokenized["test"]).label_ids, data["test"]["label"])  # grouped order
+    assert not np.array_equal(
+        trainer.predict(tokenized["test"]).label_ids, data["test"]["label"]
+    )  # grouped order
     out = ft.predict_in_order(trainer, tokenized["test"])
     assert np.array_equal(out.label_ids, data["test"]["label"])
     lengths = np.array([len(i) for i in tokenized["test"]["input_ids"]])

@@ -1,5 +1,6 @@
-"""scripts/finetune_imdb.py runs end to end at smoke size, honours BOOK_MODEL, and records
-results only with the commit that made them."""
+"""scripts/finetune_imdb.py runs end to end at smoke size, honours BOOK_MODEL, and
+records results only with the commit that made them."""
+
 import importlib.util
 import json
 import os
@@ -11,9 +12,26 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "finetune_imdb.py"
-FIELDS = {"accuracy", "f1", "train_seconds", "train_samples_per_second", "peak_memory_gb",
-          "gpu", "device", "versions", "date", "commit", "dirty", "model", "profile",
-          "train_size", "test_size", "runs", "baselines", "profile_changed"}
+FIELDS = {
+    "accuracy",
+    "f1",
+    "train_seconds",
+    "train_samples_per_second",
+    "peak_memory_gb",
+    "gpu",
+    "device",
+    "versions",
+    "date",
+    "commit",
+    "dirty",
+    "model",
+    "profile",
+    "train_size",
+    "test_size",
+    "runs",
+    "baselines",
+    "profile_changed",
+}
 
 
 def load_script():
@@ -34,21 +52,36 @@ def test_a_dirty_tree_is_refused_unless_allowed():
 
 
 def test_the_recorded_commit_is_the_checkouts():
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                          text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
     assert load_script().git_commit()["commit"] == head
 
 
-@pytest.mark.skipif(not os.environ.get("IMDB_PATH"), reason="no IMDb data: set IMDB_PATH")
+@pytest.mark.skipif(
+    not os.environ.get("IMDB_PATH"), reason="no IMDb data: set IMDB_PATH"
+)
 def test_script_runs_at_smoke_size_with_book_model(tmp_path):
     from utils.models import packaged_stand_in
 
     model = packaged_stand_in()
     env = {**os.environ, "BOOK_MODEL": str(model)}
-    cmd = [sys.executable, str(SCRIPT), "--profile", "smoke", "--train-size", "200",
-           "--test-size", "200", "--output-dir", str(tmp_path), "--allow-dirty"]
-    done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600)
+    cmd = [
+        sys.executable,
+        str(SCRIPT),
+        "--profile",
+        "smoke",
+        "--train-size",
+        "200",
+        "--test-size",
+        "200",
+        "--output-dir",
+        str(tmp_path),
+        "--allow-dirty",
+    ]
+    done = subprocess.run(
+        cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     [path] = tmp_path.glob("finetune_imdb_smoke_*.json")
     record = json.loads(path.read_text())

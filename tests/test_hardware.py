@@ -2,6 +2,7 @@
 
 GPUs and CPUs are stood in for by patching what torch (or /proc/cpuinfo) reports.
 """
+
 import gc
 import types
 import weakref
@@ -27,7 +28,7 @@ from utils.hardware import (
 
 CUDA, CPU, MPS = torch.device("cuda"), torch.device("cpu"), torch.device("mps")
 BERT_BASE = dict(layers=12, hidden=768, heads=12, parameters=109_482_240)
-T4 = 15_095 * 2**20          # what torch reports for Colab's T4: about 15.8e9 bytes
+T4 = 15_095 * 2**20  # what torch reports for Colab's T4: about 15.8e9 bytes
 A100_40GB = 40_536 * 2**20
 GPU_80GB = 81_559 * 2**20
 
@@ -37,8 +38,11 @@ def fake_gpu(monkeypatch, capability, name="Some GPU", torch_says_bf16=True):
     torch.cuda.is_bf16_supported() would answer (it counts emulation)."""
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: capability)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda d=None: name)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported",
-                        lambda including_emulation=True: torch_says_bf16)
+    monkeypatch.setattr(
+        torch.cuda,
+        "is_bf16_supported",
+        lambda including_emulation=True: torch_says_bf16,
+    )
 
 
 def fake_cpu(monkeypatch, *flags):
@@ -46,6 +50,7 @@ def fake_cpu(monkeypatch, *flags):
 
 
 # --- device -------------------------------------------------------------------
+
 
 def test_device_order_is_cuda_then_mps_then_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -59,15 +64,19 @@ def test_device_order_is_cuda_then_mps_then_cpu(monkeypatch):
 
 # --- precision on GPUs --------------------------------------------------------
 
+
 # torch.cuda.is_bf16_supported() is patched to the wrong answer in every case, to
 # show that only the compute capability decides.
-@pytest.mark.parametrize("capability, expected", [
-    ((7, 0), {"fp16": True}),   # V100
-    ((7, 5), {"fp16": True}),   # T4: bf16 only emulated
-    ((8, 0), {"bf16": True}),   # A100
-    ((8, 9), {"bf16": True}),   # L4
-    ((9, 0), {"bf16": True}),   # H100
-])
+@pytest.mark.parametrize(
+    "capability, expected",
+    [
+        ((7, 0), {"fp16": True}),  # V100
+        ((7, 5), {"fp16": True}),  # T4: bf16 only emulated
+        ((8, 0), {"bf16": True}),  # A100
+        ((8, 9), {"bf16": True}),  # L4
+        ((9, 0), {"bf16": True}),  # H100
+    ],
+)
 def test_gpus_get_bf16_only_from_capability_8_0(monkeypatch, capability, expected):
     fake_gpu(monkeypatch, capability, torch_says_bf16="bf16" not in expected)
     assert gpu_has_native_bf16(CUDA) == ("bf16" in expected)
@@ -77,23 +86,29 @@ def test_gpus_get_bf16_only_from_capability_8_0(monkeypatch, capability, expecte
 def test_the_t4_reason_names_the_gpu_and_its_capability(monkeypatch):
     fake_gpu(monkeypatch, (7, 5), name="Tesla T4")
     assert precision_reason(CUDA) == (
-        "fp16: Tesla T4 (compute capability 7.5) has no native bf16")
+        "fp16: Tesla T4 (compute capability 7.5) has no native bf16"
+    )
 
 
 def test_an_ampere_reason_says_bf16_is_native(monkeypatch):
     fake_gpu(monkeypatch, (8, 0), name="NVIDIA A100-SXM4-80GB")
     assert precision_reason(CUDA) == (
-        "bf16: NVIDIA A100-SXM4-80GB (compute capability 8.0) computes bf16 natively")
+        "bf16: NVIDIA A100-SXM4-80GB (compute capability 8.0) computes bf16 natively"
+    )
 
 
 # --- precision on CPUs and Apple GPUs -----------------------------------------
 
-@pytest.mark.parametrize("flags, expected", [
-    (("amx_bf16", "amx_tile"), {"use_cpu": True, "bf16": True}),
-    (("avx512f", "avx512_bf16"), {"use_cpu": True, "bf16": True}),
-    (("avx512f",), {"use_cpu": True}),
-    ((), {"use_cpu": True}),
-])
+
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (("amx_bf16", "amx_tile"), {"use_cpu": True, "bf16": True}),
+        (("avx512f", "avx512_bf16"), {"use_cpu": True, "bf16": True}),
+        (("avx512f",), {"use_cpu": True}),
+        ((), {"use_cpu": True}),
+    ],
+)
 def test_cpus_get_bf16_only_with_amx_or_avx512_bf16(monkeypatch, flags, expected):
     fake_cpu(monkeypatch, *flags)
     assert cpu_has_fast_bf16() == ("bf16" in expected)
@@ -105,15 +120,23 @@ def test_the_cpu_reason_names_the_instructions(monkeypatch):
     assert precision_reason(CPU) == "bf16: the CPU computes bf16 natively (AVX512-BF16)"
     fake_cpu(monkeypatch)
     assert precision_reason(CPU).startswith(
-        "fp32: the CPU has neither AMX nor AVX512-BF16")
+        "fp32: the CPU has neither AMX nor AVX512-BF16"
+    )
 
 
 def test_cpu_flags_come_from_the_flags_line_of_cpuinfo(tmp_path):
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text("processor\t: 0\nmodel name\t: Xeon\n"
-                       "flags\t\t: fpu sse2 avx512f avx512_bf16 amx_bf16\n\n")
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: Xeon\n"
+        "flags\t\t: fpu sse2 avx512f avx512_bf16 amx_bf16\n\n"
+    )
     assert cpu_flags(str(cpuinfo)) == {
-        "fpu", "sse2", "avx512f", "avx512_bf16", "amx_bf16"}
+        "fpu",
+        "sse2",
+        "avx512f",
+        "avx512_bf16",
+        "amx_bf16",
+    }
 
 
 def test_without_cpuinfo_the_cpu_claims_no_flags(tmp_path):
@@ -127,17 +150,22 @@ def test_apple_gpus_stay_in_fp32():
 
 # --- BOOK_PRECISION, passed in by the caller ----------------------------------
 
-@pytest.mark.parametrize("device, forced, expected", [
-    (CUDA, "fp32", {}),
-    (CUDA, "fp16", {"fp16": True}),
-    (CUDA, "bf16", {"bf16": True}),
-    (CPU, "fp32", {"use_cpu": True}),
-    (CPU, "bf16", {"use_cpu": True, "bf16": True}),
-    (CPU, " BF16 ", {"use_cpu": True, "bf16": True}),
-    (MPS, "fp16", {"fp16": True}),
-])
-def test_a_forced_precision_wins_over_the_hardware(monkeypatch, device, forced,
-                                                   expected):
+
+@pytest.mark.parametrize(
+    "device, forced, expected",
+    [
+        (CUDA, "fp32", {}),
+        (CUDA, "fp16", {"fp16": True}),
+        (CUDA, "bf16", {"bf16": True}),
+        (CPU, "fp32", {"use_cpu": True}),
+        (CPU, "bf16", {"use_cpu": True, "bf16": True}),
+        (CPU, " BF16 ", {"use_cpu": True, "bf16": True}),
+        (MPS, "fp16", {"fp16": True}),
+    ],
+)
+def test_a_forced_precision_wins_over_the_hardware(
+    monkeypatch, device, forced, expected
+):
     fake_gpu(monkeypatch, (9, 0))
     fake_cpu(monkeypatch)
     assert pick_precision(device, forced) == expected
@@ -165,10 +193,15 @@ def test_a_forced_precision_is_given_as_the_reason(monkeypatch):
     assert precision_reason(CUDA, "fp32") == "fp32: set by BOOK_PRECISION"
 
 
-@pytest.mark.parametrize("args, name", [
-    ({}, "fp32"), ({"use_cpu": True}, "fp32"), ({"fp16": True}, "fp16"),
-    ({"use_cpu": True, "bf16": True}, "bf16"),
-])
+@pytest.mark.parametrize(
+    "args, name",
+    [
+        ({}, "fp32"),
+        ({"use_cpu": True}, "fp32"),
+        ({"fp16": True}, "fp16"),
+        ({"use_cpu": True, "bf16": True}, "bf16"),
+    ],
+)
 def test_precision_name_reads_the_arguments(args, name):
     assert precision_name(args) == name
 
@@ -183,6 +216,7 @@ def test_cpu_arguments_are_accepted_by_training_arguments(tmp_path, monkeypatch,
 
 
 # --- a batch that fits --------------------------------------------------------
+
 
 def test_activations_are_34_bytes_per_token_hidden_and_layer_in_16_bits():
     # Korthikanti et al. 2022 without the attention scores, which SDPA does not keep
@@ -203,16 +237,22 @@ def test_bert_base_fits_a_batch_of_32_on_16_to_80_gb(memory, max_length):
     assert fit_batch_size(32, max_length, **BERT_BASE, memory_bytes=memory) == (32, 1)
 
 
-@pytest.mark.parametrize("memory, expected", [
-    (T4, (64, 4)), (A100_40GB, (128, 2)), (GPU_80GB, (256, 1)),
-])
+@pytest.mark.parametrize(
+    "memory, expected",
+    [
+        (T4, (64, 4)),
+        (A100_40GB, (128, 2)),
+        (GPU_80GB, (256, 1)),
+    ],
+)
 def test_a_batch_too_large_for_the_gpu_is_split_into_steps(memory, expected):
     assert fit_batch_size(256, 512, **BERT_BASE, memory_bytes=memory) == expected
 
 
 def test_stored_attention_scores_lower_the_batch_that_fits():
-    eager = fit_batch_size(256, 512, **BERT_BASE, memory_bytes=T4,
-                           attention_scores=True)
+    eager = fit_batch_size(
+        256, 512, **BERT_BASE, memory_bytes=T4, attention_scores=True
+    )
     assert eager == (32, 8)
 
 
@@ -241,6 +281,7 @@ def test_gpu_memory_is_the_total_torch_reports(monkeypatch):
 
 # --- out of memory ------------------------------------------------------------
 
+
 def run_out_of_memory():
     raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.50 GiB")
 
@@ -252,7 +293,8 @@ def test_out_of_memory_becomes_one_line_naming_the_settings():
     assert str(caught.value) == (
         "CUDA ran out of memory at batch size 32 x 512 tokens: use a smaller "
         "batch_size with more gradient_accumulation_steps (setup.profile.replace("
-        "batch_size=16, gradient_accumulation_steps=2)) or a shorter max_length.")
+        "batch_size=16, gradient_accumulation_steps=2)) or a shorter max_length."
+    )
 
 
 def test_a_notebook_shows_only_that_line():
@@ -264,15 +306,17 @@ def test_a_notebook_shows_only_that_line():
 
 
 def test_the_advice_keeps_the_total_batch():
-    with pytest.raises(OutOfMemory,
-                       match=r"batch_size=8, gradient_accumulation_steps=4"):
+    with pytest.raises(
+        OutOfMemory, match=r"batch_size=8, gradient_accumulation_steps=4"
+    ):
         with explain_oom(batch_size=16, max_length=512, accumulation=2):
             run_out_of_memory()
 
 
 def test_an_odd_batch_is_advised_one_sample_at_a_time():
-    with pytest.raises(OutOfMemory,
-                       match=r"batch_size=1, gradient_accumulation_steps=6"):
+    with pytest.raises(
+        OutOfMemory, match=r"batch_size=1, gradient_accumulation_steps=6"
+    ):
         with explain_oom(batch_size=3, max_length=512, accumulation=2):
             run_out_of_memory()
 

@@ -1,4 +1,6 @@
-"""IMDb: from IMDB_PATH (tarball, folder, JSONL), else the Hub, else a clear error; balanced samples."""
+"""IMDb: from IMDB_PATH (tarball, folder, JSONL), else the Hub, else a clear error;
+balanced samples."""
+
 import json
 import lzma
 import os
@@ -46,41 +48,68 @@ def test_reads_an_unpacked_folder_or_its_parent(tiny_tarball, tmp_path):
         tar.extractall(tmp_path / "unpacked", filter="data")
     from_parent = read_imdb_path(tmp_path / "unpacked")
     from_folder = read_imdb_path(tmp_path / "unpacked" / "aclImdb")
-    assert from_parent["train"]["text"] == from_folder["train"]["text"] == read_imdb_path(tiny_tarball)["train"]["text"]
+    assert (
+        from_parent["train"]["text"]
+        == from_folder["train"]["text"]
+        == read_imdb_path(tiny_tarball)["train"]["text"]
+    )
 
 
 def test_reads_jsonl_xz(tmp_path):
-    rows = [{"split": s, "label": l, "rating": 8 if l else 2, "text": f"{s} {l} {i}"}
-            for s in ("train", "test") for l in (0, 1) for i in range(2)]
+    rows = [
+        {"split": s, "label": l, "rating": 8 if l else 2, "text": f"{s} {l} {i}"}
+        for s in ("train", "test")
+        for l in (0, 1)
+        for i in range(2)
+    ]
     path = tmp_path / "imdb.jsonl.xz"
     with lzma.open(path, "wt") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
     data = read_imdb_path(path)
-    assert data["train"].num_rows == 4 and Counter(data["test"]["label"]) == {0: 2, 1: 2}
+    assert data["train"].num_rows == 4 and Counter(data["test"]["label"]) == {
+        0: 2,
+        1: 2,
+    }
 
 
 def test_a_bad_jsonl_line_names_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
-    path.write_text(json.dumps({"split": "train", "label": 1, "rating": 9, "text": "ok"}) + "\n{not json\n")
+    path.write_text(
+        json.dumps({"split": "train", "label": 1, "rating": 9, "text": "ok"})
+        + "\n{not json\n"
+    )
     with pytest.raises(ImdbFormatError, match=r"bad.jsonl:2: not a review record"):
         read_imdb_path(path)
 
 
 def test_a_misnamed_review_file_is_an_error_not_a_skip(tmp_path):
-    path = write_tarball(tmp_path / "a.tar.gz", extra={"aclImdb/train/pos/review.txt": "Nice."})
-    with pytest.raises(ImdbFormatError, match=r"aclImdb/train/pos/review.txt: a review file must be named <id>_<rating>.txt"):
+    path = write_tarball(
+        tmp_path / "a.tar.gz", extra={"aclImdb/train/pos/review.txt": "Nice."}
+    )
+    with pytest.raises(
+        ImdbFormatError,
+        match=r"aclImdb/train/pos/review.txt: "
+        r"a review file must be named <id>_<rating>.txt",
+    ):
         read_imdb_path(path)
 
 
 def test_a_rating_in_the_wrong_folder_is_an_error(tmp_path):
-    path = write_tarball(tmp_path / "a.tar.gz", extra={"aclImdb/test/pos/99_3.txt": "Hmm."})
-    with pytest.raises(ImdbFormatError, match=r"99_3.txt: rating 3 does not fit folder 'pos'"):
+    path = write_tarball(
+        tmp_path / "a.tar.gz", extra={"aclImdb/test/pos/99_3.txt": "Hmm."}
+    )
+    with pytest.raises(
+        ImdbFormatError, match=r"99_3.txt: rating 3 does not fit folder 'pos'"
+    ):
         read_imdb_path(path)
 
 
 def test_a_split_without_both_labels_is_an_error(tmp_path):
-    reviews = {("train", "pos"): [(0, 9, "Good.")], ("test", "pos"): [(1, 9, "Good.")],
-               ("test", "neg"): [(2, 1, "Bad.")]}
+    reviews = {
+        ("train", "pos"): [(0, 9, "Good.")],
+        ("test", "pos"): [(1, 9, "Good.")],
+        ("test", "neg"): [(2, 1, "Bad.")],
+    }
     path = write_tarball(tmp_path / "a.tar.gz", reviews=reviews)
     with pytest.raises(ImdbFormatError, match="train split has 0 neg and 1 pos"):
         read_imdb_path(path)
@@ -98,12 +127,19 @@ def test_without_imdb_path_and_offline_the_error_names_both_ways(monkeypatch):
 
 
 def many_reviews(per_label: int) -> dict:
-    """A label-sorted archive, as Stanford's and the Hub's are, with <br /> in every text."""
+    """A label-sorted archive, as Stanford's and the Hub's are, with <br /> in every
+    text."""
     rows, next_id = {}, 0
     for split in ("train", "test"):
         for folder, rating in (("neg", 2), ("pos", 9)):
-            rows[split, folder] = [(next_id + i, rating, f"{folder} review {next_id + i}."
-                                    "<br /><br />The end.") for i in range(per_label)]
+            rows[split, folder] = [
+                (
+                    next_id + i,
+                    rating,
+                    f"{folder} review {next_id + i}.<br /><br />The end.",
+                )
+                for i in range(per_label)
+            ]
             next_id += per_label
     return rows
 
@@ -156,8 +192,12 @@ def test_asking_for_more_reviews_than_exist_is_an_error(sorted_archive):
 def test_load_imdb_says_what_it_loaded_without_a_path(sorted_archive, capsys):
     load_imdb(_setup(), train_size=4, test_size=None)
     out = capsys.readouterr().out
-    assert out.startswith("IMDb: 4 of the 40 train and all 40 test reviews from Stanford's")
-    assert str(sorted_archive) not in out  # no machine path leaks into what a page prints
+    assert out.startswith(
+        "IMDb: 4 of the 40 train and all 40 test reviews from Stanford's"
+    )
+    assert (
+        str(sorted_archive) not in out
+    )  # no machine path leaks into what a page prints
 
 
 @pytest.mark.parametrize("form", ["tarball", "folder", "jsonl.xz"])
@@ -187,7 +227,9 @@ def test_every_local_form_gives_the_same_reviews(form, tmp_path, monkeypatch):
 def real_imdb():
     path = os.environ.get("IMDB_PATH")
     if not path:
-        pytest.skip("IMDB_PATH is not set (.ci/run sets it to the real aclImdb_v1.tar.gz)")
+        pytest.skip(
+            "IMDB_PATH is not set (.ci/run sets it to the real aclImdb_v1.tar.gz)"
+        )
     return read_imdb_path(Path(path))
 
 
@@ -219,23 +261,46 @@ json.dump({"splits": sorted(data), "features": str(data["train"].features),
 
 
 def test_the_hub_source_keeps_the_same_contract(tmp_path):
-    """stanfordnlp/imdb through datasets' own offline cache code: Hub schema, unsupervised
-    split and label-sorted order go in; the book's contract comes out."""
+    """stanfordnlp/imdb through datasets' own offline cache code: Hub schema,
+    unsupervised split and label-sorted order go in; the book's contract comes out."""
     from tests import hub_stand_ins
 
-    rows = {split: [(f"{split} {label} {i}.<br /><br />Fin.", label)
-                    for label in (1, 0) for i in range(20)] for split in ("train", "test")}
+    rows = {
+        split: [
+            (f"{split} {label} {i}.<br /><br />Fin.", label)
+            for label in (1, 0)
+            for i in range(20)
+        ]
+        for split in ("train", "test")
+    }
     rows["unsupervised"] = [("no label", -1)] * 4
-    hub_stand_ins.write_imdb_dataset_cache(tmp_path / "hf", rows)  # stored sorted by label
-    env = {k: v for k, v in os.environ.items() if k not in ("IMDB_PATH", "HF_DATASETS_CACHE")}
-    env.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1",
-               BOOK_CACHE=str(tmp_path / "cache"))
-    done = subprocess.run([sys.executable, "-c", HUB_LOAD], env=env, capture_output=True,
-                          text=True, cwd=Path(__file__).resolve().parent.parent)
+    hub_stand_ins.write_imdb_dataset_cache(
+        tmp_path / "hf", rows
+    )  # stored sorted by label
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("IMDB_PATH", "HF_DATASETS_CACHE")
+    }
+    env.update(
+        HF_HOME=str(tmp_path / "hf"),
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        BOOK_CACHE=str(tmp_path / "cache"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", HUB_LOAD],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     said, printed = done.stdout.splitlines()
-    assert said.startswith("IMDb: all 40 train and 10 of the 40 test reviews from the "
-                           "Hugging Face Hub's stanfordnlp/imdb")
+    assert said.startswith(
+        "IMDb: all 40 train and 10 of the 40 test reviews from the "
+        "Hugging Face Hub's stanfordnlp/imdb"
+    )
     out = json.loads(printed)
     assert out["splits"] == ["test", "train"] and out["features"] == out["contract"]
     assert Counter(out["train"]["labels"]) == {0: 20, 1: 20}

@@ -1,4 +1,6 @@
-"""Metrics through evaluate: the Hub's modules online, the book's local copies offline."""
+"""Metrics through evaluate: the Hub's modules online, the book's local copies offline.
+"""
+
 import evaluate
 import numpy as np
 import pytest
@@ -15,8 +17,15 @@ def test_evaluate_load_by_name_fails_offline_which_is_why_local_modules_exist():
         evaluate.load("accuracy")
 
 
-@pytest.mark.parametrize("name, reference", [
-    ("accuracy", accuracy_score), ("precision", precision_score), ("recall", recall_score), ("f1", f1_score)])
+@pytest.mark.parametrize(
+    "name, reference",
+    [
+        ("accuracy", accuracy_score),
+        ("precision", precision_score),
+        ("recall", recall_score),
+        ("f1", f1_score),
+    ],
+)
 def test_each_local_metric_equals_scikit_learn(name, reference):
     metric = load_metric(name)
     result = metric.compute(predictions=PREDICTIONS, references=REFERENCES)
@@ -30,7 +39,9 @@ def test_multiclass_averages_pass_through():
 
 
 def test_the_combined_module_reports_all_four():
-    result = load_classification_metrics().compute(predictions=PREDICTIONS, references=REFERENCES)
+    result = load_classification_metrics().compute(
+        predictions=PREDICTIONS, references=REFERENCES
+    )
     assert set(result) == {"accuracy", "precision", "recall", "f1"}
     assert result["f1"] == pytest.approx(f1_score(REFERENCES, PREDICTIONS))
 
@@ -44,7 +55,9 @@ def test_the_hub_is_tried_first_and_the_local_module_only_when_it_fails(monkeypa
     from utils import metrics
 
     asked = []
-    monkeypatch.setattr(metrics.evaluate, "load", lambda name: asked.append(name) or name)
+    monkeypatch.setattr(
+        metrics.evaluate, "load", lambda name: asked.append(name) or name
+    )
     assert metrics.load_metric("accuracy") == "accuracy"
     assert asked == ["accuracy"]
 
@@ -56,5 +69,6 @@ def test_offline_the_local_module_is_used(monkeypatch):
         if not name.endswith(".py"):
             raise FileNotFoundError(f"Couldn't find a module script for {name}")
         return name
+
     monkeypatch.setattr(metrics.evaluate, "load", hub_or_local)
     assert metrics.load_metric("accuracy").endswith("metric_modules/accuracy.py")

@@ -1,4 +1,6 @@
-"""Models: the Hub or its cache decides; the packaged MiniLM stands in, said in one line."""
+"""Models: the Hub or its cache decides; the packaged MiniLM stands in, said in one
+line."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """Plots shared by chapters."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -6,11 +7,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from utils.plotting import heatmap, training_curves  # noqa: E402
+from utils.plotting import (  # noqa: E402
+    BOOK_STYLE,
+    BOOK_WIDTH,
+    MIN_FONT_SIZE,
+    heatmap,
+    training_curves,
+    use_book_style,
+)
 
-LOG = [{"step": 10, "loss": 0.7}, {"step": 20, "loss": 0.5},
-       {"step": 20, "eval_loss": 0.45, "eval_accuracy": 0.8}, {"step": 40, "loss": 0.3},
-       {"step": 40, "eval_loss": 0.4, "eval_accuracy": 0.85}]
+LOG = [
+    {"step": 10, "loss": 0.7},
+    {"step": 20, "loss": 0.5},
+    {"step": 20, "eval_loss": 0.45, "eval_accuracy": 0.8},
+    {"step": 40, "loss": 0.3},
+    {"step": 40, "eval_loss": 0.4, "eval_accuracy": 0.85},
+]
 
 
 def test_training_curves_draw_train_and_eval_loss_and_the_metric():
@@ -29,3 +41,22 @@ def test_heatmap_annotates_each_cell():
     ax = heatmap(np.array([[5, 1], [2, 7]]), ["neg", "pos"], ["neg", "pos"], fmt="{:d}")
     assert sorted(t.get_text() for t in ax.texts) == ["1", "2", "5", "7"]
     plt.close("all")
+
+
+def test_heatmap_numbers_are_legible():
+    ax = heatmap(np.eye(3))
+    assert min(t.get_fontsize() for t in ax.texts) >= MIN_FONT_SIZE
+    plt.close("all")
+
+
+def test_book_style_sets_legible_font_sizes_and_the_dpi():
+    with matplotlib.rc_context():
+        use_book_style()
+        assert matplotlib.rcParams["figure.dpi"] == BOOK_STYLE["figure.dpi"]
+        for key, value in BOOK_STYLE.items():
+            if "size" in key:
+                assert matplotlib.rcParams[key] == value >= MIN_FONT_SIZE, key
+        loss_ax, _ = training_curves(LOG)
+        assert loss_ax.figure.get_figwidth() <= BOOK_WIDTH
+        assert loss_ax.xaxis.get_ticklabels()[0].get_fontsize() >= MIN_FONT_SIZE
+        plt.close("all")

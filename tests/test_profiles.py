@@ -1,4 +1,6 @@
-"""Profiles: one object holds every size; setup_chapter resolves it once and passes it on."""
+"""Profiles: one object holds every size; setup_chapter resolves it once and passes it
+on."""
+
 import dataclasses
 
 import pytest
@@ -35,7 +37,9 @@ def test_an_unknown_profile_names_the_known_ones():
 
 def test_book_model_and_overrides_change_the_resolved_profile(monkeypatch):
     monkeypatch.setenv("BOOK_MODEL", "my/model")
-    monkeypatch.setenv("BOOK_PROFILE_OVERRIDES", "epochs=1; train_size=None; truncation=head")
+    monkeypatch.setenv(
+        "BOOK_PROFILE_OVERRIDES", "epochs=1; train_size=None; truncation=head"
+    )
     profile = resolve_profile("full", CPU)
     assert (profile.model, profile.epochs, profile.train_size) == ("my/model", 1, None)
     assert profile.truncation == "head" and profile.is_changed
@@ -47,7 +51,8 @@ def test_a_bad_override_names_the_fields():
     with pytest.raises(ValueError, match="BOOK_PROFILE_OVERRIDES.*batch_size"):
         parse_overrides("epochz=3")
     assert parse_overrides("tiny_finetune_learning_rates=(1e-3, 3e-3)") == {
-        "tiny_finetune_learning_rates": (1e-3, 3e-3)}
+        "tiny_finetune_learning_rates": (1e-3, 3e-3)
+    }
 
 
 def test_both_profiles_set_every_size():
@@ -56,7 +61,10 @@ def test_both_profiles_set_every_size():
             value = getattr(profile, field.name)
             # None is allowed only for "the whole split"
             whole_split = ("train_size", "test_size", "pretrain_texts")
-            assert value is not None or field.name in whole_split, (profile.name, field.name)
+            assert value is not None or field.name in whole_split, (
+                profile.name,
+                field.name,
+            )
 
 
 def test_full_uses_bert_base_and_all_of_imdb():

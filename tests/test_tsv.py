@@ -1,4 +1,5 @@
 """The seed's label<TAB>text files: read exactly, fail loudly with file:line."""
+
 import pytest
 
 from utils.tsv import TsvFormatError, read_label_tsv, write_label_tsv
@@ -17,12 +18,15 @@ def test_a_tab_inside_the_text_stays_in_the_text(tmp_path):
     assert read_label_tsv(path) == (["good\tand\tlong"], [1])
 
 
-@pytest.mark.parametrize("content, line, message", [
-    ("1\tfine\nno tab here\n", 2, "no tab"),
-    ("1\tfine\n2\tbad label\n", 2, "label '2' is not 0 or 1"),
-    ("pos\tfine\n", 1, "label 'pos' is not 0 or 1"),
-    ("1\tfine\n0\t   \n", 2, "text is empty"),
-])
+@pytest.mark.parametrize(
+    "content, line, message",
+    [
+        ("1\tfine\nno tab here\n", 2, "no tab"),
+        ("1\tfine\n2\tbad label\n", 2, "label '2' is not 0 or 1"),
+        ("pos\tfine\n", 1, "label 'pos' is not 0 or 1"),
+        ("1\tfine\n0\t   \n", 2, "text is empty"),
+    ],
+)
 def test_a_bad_line_names_file_and_line(tmp_path, content, line, message):
     path = tmp_path / "bad.tsv"
     path.write_text(content)

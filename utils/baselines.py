@@ -1,9 +1,11 @@
-"""Traditional sentiment baselines for IMDb (chapter 4): TF-IDF + logistic regression, and NBSVM.
+"""Traditional sentiment baselines for IMDb (chapter 4): TF-IDF + logistic regression,
+and NBSVM.
 
-NBSVM (Wang & Manning, 2012) scales binary n-gram features by their naive-Bayes log-count ratio
-before a linear classifier; here the classifier is logistic regression ("NB-LR"), which scikit-learn
-fits faster than an SVM and which scores the same on IMDb.
+NBSVM (Wang & Manning, 2012) scales binary n-gram features by their naive-Bayes
+log-count ratio before a linear classifier; here the classifier is logistic regression
+("NB-LR"), which scikit-learn fits faster than an SVM and which scores the same on IMDb.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,10 +19,15 @@ TOKEN_PATTERN = r"(?u)\b\w+\b|[!?]"  # words, plus '!' and '?', which carry sent
 
 
 def _ngram_options(ngram_range, min_df) -> dict:
-    """How both baselines cut a review into n-grams: lower-cased, words plus '!' and '?'.
-    (``utils.imdb.clean_review`` has already turned the reviews' ``<br />`` into spaces.)"""
-    return dict(ngram_range=ngram_range, min_df=min_df, lowercase=True,
-                token_pattern=TOKEN_PATTERN)
+    """How both baselines cut a review into n-grams: lower-cased, words plus '!' and
+    '?'. (``utils.imdb.clean_review`` has already turned the reviews' ``<br />`` into
+    spaces.)"""
+    return dict(
+        ngram_range=ngram_range,
+        min_df=min_df,
+        lowercase=True,
+        token_pattern=TOKEN_PATTERN,
+    )
 
 
 def _logistic_regression(C: float, seed: int) -> LogisticRegression:
@@ -28,7 +35,8 @@ def _logistic_regression(C: float, seed: int) -> LogisticRegression:
 
 
 def log_count_ratio(X, y, alpha: float = 1.0) -> np.ndarray:
-    """r = log((p/|p|_1) / (q/|q|_1)), with p, q = alpha + the feature counts of positive / negative rows."""
+    """r = log((p/|p|_1) / (q/|q|_1)), with p, q = alpha + the feature counts of
+    positive / negative rows."""
     y = np.asarray(y)
     p = alpha + np.asarray(X[y == 1].sum(axis=0)).ravel()
     q = alpha + np.asarray(X[y == 0].sum(axis=0)).ravel()
@@ -36,10 +44,20 @@ def log_count_ratio(X, y, alpha: float = 1.0) -> np.ndarray:
 
 
 class NBLogisticRegression:
-    """Binary uni+bigram counts, scaled by their log-count ratio, then logistic regression."""
+    """Binary uni+bigram counts, scaled by their log-count ratio, then logistic
+    regression."""
 
-    def __init__(self, C: float = 1.0, alpha: float = 1.0, ngram_range=(1, 2), min_df: int = 1, seed: int = 42):
-        self.vectorizer = CountVectorizer(binary=True, **_ngram_options(ngram_range, min_df))
+    def __init__(
+        self,
+        C: float = 1.0,
+        alpha: float = 1.0,
+        ngram_range=(1, 2),
+        min_df: int = 1,
+        seed: int = 42,
+    ):
+        self.vectorizer = CountVectorizer(
+            binary=True, **_ngram_options(ngram_range, min_df)
+        )
         self.alpha = alpha
         self.classifier = _logistic_regression(C, seed)
 
@@ -59,8 +77,12 @@ class NBLogisticRegression:
 class TfidfLogisticRegression:
     """TF-IDF over unigrams and bigrams (sublinear tf), then logistic regression."""
 
-    def __init__(self, C: float = 10.0, ngram_range=(1, 2), min_df: int = 2, seed: int = 42):
-        self.vectorizer = TfidfVectorizer(sublinear_tf=True, **_ngram_options(ngram_range, min_df))
+    def __init__(
+        self, C: float = 10.0, ngram_range=(1, 2), min_df: int = 2, seed: int = 42
+    ):
+        self.vectorizer = TfidfVectorizer(
+            sublinear_tf=True, **_ngram_options(ngram_range, min_df)
+        )
         self.classifier = _logistic_regression(C, seed)
 
     def fit(self, texts, labels):
@@ -71,16 +93,26 @@ class TfidfLogisticRegression:
         return self.classifier.predict(self.vectorizer.transform(texts))
 
 
-BASELINES = {"TF-IDF + logistic regression": TfidfLogisticRegression, "NBSVM (NB log-count ratio + LR)": NBLogisticRegression}
+BASELINES = {
+    "TF-IDF + logistic regression": TfidfLogisticRegression,
+    "NBSVM (NB log-count ratio + LR)": NBLogisticRegression,
+}
 
 
-def run_baselines(train_texts, train_labels, test_texts, test_labels) -> dict[str, dict]:
-    """Fit each baseline on the training reviews; accuracy on the test reviews, and fit time."""
+def run_baselines(
+    train_texts, train_labels, test_texts, test_labels
+) -> dict[str, dict]:
+    """Fit each baseline on the training reviews; accuracy on the test reviews, and fit
+    time."""
     results = {}
     for name, cls in BASELINES.items():
         start = time.perf_counter()
         model = cls().fit(train_texts, train_labels)
         fit_s = time.perf_counter() - start
         accuracy = float(np.mean(model.predict(test_texts) == np.asarray(test_labels)))
-        results[name] = {"accuracy": accuracy, "fit_seconds": fit_s, "train_size": len(train_texts)}
+        results[name] = {
+            "accuracy": accuracy,
+            "fit_seconds": fit_s,
+            "train_size": len(train_texts),
+        }
     return results

@@ -16,6 +16,7 @@ be checked:
 ``breakdown(chapter, profile)`` gives seconds per phase, ``colab_t4_minutes`` their sum,
 and ``fitting_changes`` the profile settings that bring a chapter under the limit.
 """
+
 from __future__ import annotations
 
 import math
@@ -26,7 +27,7 @@ from utils.profiles import Profile
 
 CHAPTERS = ("01", "02", "03", "04")
 LIMIT_MINUTES = 20
-HEADROOM = 0.15      # aim 15% lower: the GPU throughput is assumed, not measured
+HEADROOM = 0.15  # aim 15% lower: the GPU throughput is assumed, not measured
 IMDB_SPLIT = 25_000  # reviews in each of IMDb's train and test splits
 
 # --- the T4 ---------------------------------------------------------------------
@@ -41,11 +42,11 @@ T4_PEAK_FLOPS = {"fp16": 65e12, "fp32": 8.1e12}
 # Evaluation and fp32 get the same share, of their own peak.
 ACHIEVED_SHARE = {"base": 0.30, "tiny": 0.08}
 BASE_WIDTH = 768  # a model at least this wide counts as 'base', narrower as 'tiny'
-# Where each chapter's heavy compute runs on a T4, read from its code: chapter 1 moves its
-# encoders to setup.device and autocasts to the GPU's half precision; chapter 2 loads BERT
-# in fp32; chapter 3 autocasts to setup's precision (fp16 on a T4, with a gradient
-# scaler); chapter 4's Trainer gets fp16=True. 'cpu' would mean Colab's CPU in fp32.
-# Update it with the chapters (tests/test_budget.py checks two of them).
+# Where each chapter's heavy compute runs on a T4, read from its code: chapter 1 moves
+# its encoders to setup.device and autocasts to the GPU's half precision; chapter 2
+# loads BERT in fp32; chapter 3 autocasts to setup's precision (fp16 on a T4, with a
+# gradient scaler); chapter 4's Trainer gets fp16=True. 'cpu' would mean Colab's CPU in
+# fp32. Update it with the chapters (tests/test_budget.py checks two of them).
 RUNS_ON = {"01": "fp16", "02": "fp32", "03": "fp16", "04": "fp16"}
 
 # --- CPU phases, measured 2026-11-30 on this book's 2-core machine (AMD EPYC, 2 vCPUs,
@@ -53,18 +54,18 @@ RUNS_ON = {"01": "fp16", "02": "fp32", "03": "fp16", "04": "fp16"}
 # from runs on 25,000 reviews (12,500 took half as long: linear) unless noted. Colab's
 # 2 vCPUs (a 2.2 GHz Xeon) are likely slower: these are a floor.
 CPU_SECONDS_PER_REVIEW = {
-    "tokenize": 0.23e-3,         # bert-base-uncased WordPiece: tokenizer(texts)
-    "tokenize_map": 0.26e-3,     # Dataset.map(ft.tokenize_function(...)), either cut
+    "tokenize": 0.23e-3,  # bert-base-uncased WordPiece: tokenizer(texts)
+    "tokenize_map": 0.26e-3,  # Dataset.map(ft.tokenize_function(...)), either cut
     "tokenize_padded": 0.38e-3,  # chapter 1: batches of 32 to padded tensors (6,000)
-    "tfidf_fit": 0.44e-3,        # TfidfLogisticRegression().fit
+    "tfidf_fit": 0.44e-3,  # TfidfLogisticRegression().fit
     "tfidf_predict": 0.23e-3,
-    "nbsvm_fit": 0.66e-3,        # NBLogisticRegression().fit
+    "nbsvm_fit": 0.66e-3,  # NBLogisticRegression().fit
     "nbsvm_predict": 0.27e-3,
-    "nb_features": 0.44e-3,      # NBLogisticRegression().vectorizer.fit_transform
+    "nb_features": 0.44e-3,  # NBLogisticRegression().vectorizer.fit_transform
     "wordpiece_train": 0.16e-3,  # chapter 3: WordPieceTrainer, vocabulary 8,000
-    "bpe_train": 0.14e-3,        # chapter 3: BpeTrainer, vocabulary 8,000
-    "tiny_tokenize": 0.21e-3,    # chapter 3: either of its tokenizers (27,000)
-    "imdb_read": 0.065e-3,       # Stanford's archive read, cleaned, saved (50,000)
+    "bpe_train": 0.14e-3,  # chapter 3: BpeTrainer, vocabulary 8,000
+    "tiny_tokenize": 0.21e-3,  # chapter 3: either of its tokenizers (27,000)
+    "imdb_read": 0.065e-3,  # Stanford's archive read, cleaned, saved (50,000)
     # chapter 1's probes, per label count and test review: TF-IDF + LR and two LRs on
     # features took 5.0 s for 6 label counts up to 1,000 and 5,000 test reviews
     "probe": 0.17e-3,
@@ -72,7 +73,7 @@ CPU_SECONDS_PER_REVIEW = {
 # BERT-base forward in fp32 on the same 2 cores (torch's 2 threads), batches of 32 x 512
 # as in chapter 1; 8 x 512 and 32 x 128 ran at 185 GFLOP/s, with another job at 83.
 CPU_FP32_FLOPS = 176e9
-STARTUP_SECONDS = 30        # imports, the book's pip install, model download and load
+STARTUP_SECONDS = 30  # imports, the book's pip install, model download and load
 IMDB_DOWNLOAD_SECONDS = 10  # stanfordnlp/imdb's ~84 MB of parquet, from the Hub
 
 # --- IMDb review lengths, measured 2026-11-30 on the 25,000 training reviews with the
@@ -95,15 +96,16 @@ TINY_TOKENS_PER_REVIEW = {"wordpiece": 305.0, "bpe": 313.1}
 CH2_SENTENCE_BATCH_LENGTH = 226
 
 # --- what the chapters' code does (read from the notebooks, 2026-11-30)
-MLM_SHARE = 0.15            # chapter 3's MLM projects only the chosen 15% of positions
-HELDOUT_EVALS = 5           # chapter 3's pretrain(): at step 0, then 4 more times
+MLM_SHARE = 0.15  # chapter 3's MLM projects only the chosen 15% of positions
+HELDOUT_EVALS = 5  # chapter 3's pretrain(): at step 0, then 4 more times
 THROUGHPUT_CHECK_STEPS = 4  # chapter 3's steps_per_second(): a warm-up step and three
-BERT_VOCAB_SIZE = 30_522    # ... which it also runs with bert-base-uncased's vocabulary
-CH2_FORWARD_PASSES = 4      # BertModel, our layers and BERT's one by one, our encoder
+BERT_VOCAB_SIZE = 30_522  # ... which it also runs with bert-base-uncased's vocabulary
+CH2_FORWARD_PASSES = 4  # BertModel, our layers and BERT's one by one, our encoder
 PROBE_LABEL_COUNTS = (25, 50, 100, 200, 500, 1000)  # chapter 1's, <= probe_train_size
 
 
 # --- FLOPs ----------------------------------------------------------------------
+
 
 def layer_flops_per_token(d: int, d_ff: int, n: int) -> int:
     """Forward FLOPs per token of one Transformer layer over n tokens (chapter 2):
@@ -119,8 +121,9 @@ def sizes(config) -> tuple[int, int, int]:
     return d, d_ff or 4 * d, config.num_hidden_layers
 
 
-def encoder_flops(config, sequences: float, length: float,
-                  length_sq: float | None = None) -> float:
+def encoder_flops(
+    config, sequences: float, length: float, length_sq: float | None = None
+) -> float:
     """Forward FLOPs of the layers on ``sequences`` sequences of ``length`` tokens; for
     a mix of padded lengths, ``length`` is their mean and ``length_sq`` the mean of
     their squares."""
@@ -151,20 +154,28 @@ def tiny_configs(profile: Profile):
     """Chapter 3's tiny BERT and GPT-2 configurations, sized by ``profile``."""
     from transformers import BertConfig, GPT2Config
 
-    bert = BertConfig(vocab_size=profile.tiny_vocab_size,
-                      hidden_size=profile.tiny_hidden,
-                      num_hidden_layers=profile.tiny_layers,
-                      num_attention_heads=profile.tiny_heads,
-                      intermediate_size=4 * profile.tiny_hidden,
-                      max_position_embeddings=profile.pretrain_max_length)
-    gpt = GPT2Config(vocab_size=profile.tiny_vocab_size, n_embd=profile.tiny_hidden,
-                     n_layer=profile.tiny_layers, n_head=profile.tiny_heads,
-                     n_positions=profile.pretrain_max_length,
-                     bos_token_id=0, eos_token_id=0)  # the chapter's <|endoftext|> is 0
+    bert = BertConfig(
+        vocab_size=profile.tiny_vocab_size,
+        hidden_size=profile.tiny_hidden,
+        num_hidden_layers=profile.tiny_layers,
+        num_attention_heads=profile.tiny_heads,
+        intermediate_size=4 * profile.tiny_hidden,
+        max_position_embeddings=profile.pretrain_max_length,
+    )
+    gpt = GPT2Config(
+        vocab_size=profile.tiny_vocab_size,
+        n_embd=profile.tiny_hidden,
+        n_layer=profile.tiny_layers,
+        n_head=profile.tiny_heads,
+        n_positions=profile.pretrain_max_length,
+        bos_token_id=0,
+        eos_token_id=0,
+    )  # the chapter's <|endoftext|> is 0
     return bert, gpt
 
 
 # --- tokens and seconds ---------------------------------------------------------
+
 
 def padded_length(table, limit: int) -> tuple[float, float]:
     """(mean, mean square) of the padded length per review at max_length ``limit``, from
@@ -195,6 +206,7 @@ def _bert_base():
 
 # --- the chapters ---------------------------------------------------------------
 
+
 def _chapter01(p: Profile, config, where: str) -> dict[str, float]:
     """Mean-pooled features of a pretrained and a random encoder, then linear probes."""
     reviews = p.probe_train_size + p.probe_test_size
@@ -210,8 +222,9 @@ def _chapter01(p: Profile, config, where: str) -> dict[str, float]:
 
 def _chapter02(p: Profile, config, where: str) -> dict[str, float]:
     """Forward passes on attention_examples sentences; the rest is small checks."""
-    flops = CH2_FORWARD_PASSES * encoder_flops(config, p.attention_examples,
-                                               CH2_SENTENCE_BATCH_LENGTH)
+    flops = CH2_FORWARD_PASSES * encoder_flops(
+        config, p.attention_examples, CH2_SENTENCE_BATCH_LENGTH
+    )
     return {"BERT forward passes": flops / flops_per_second(where, config)}
 
 
@@ -228,12 +241,17 @@ def _pretraining_flops(p: Profile) -> dict[str, float]:
     mlm_eval = encoder_flops(bert, mlm_blocks, L) + mlm_head_flops(bert, mlm_blocks * L)
     clm_eval = encoder_flops(gpt, clm_blocks, L) + lm_head_flops(gpt, clm_blocks * L)
     # given labels, BertForMaskedLM projects every position
-    check = sum(3 * (encoder_flops(bert, B, L) + mlm_head_flops(bert, B * L, vocab))
-                for vocab in (BERT_VOCAB_SIZE, bert.vocab_size))
+    check = sum(
+        3 * (encoder_flops(bert, B, L) + mlm_head_flops(bert, B * L, vocab))
+        for vocab in (BERT_VOCAB_SIZE, bert.vocab_size)
+    )
     mlm = p.pretrain_steps_mlm * mlm_step + HELDOUT_EVALS * mlm_eval
     clm = p.pretrain_steps_clm * clm_step + HELDOUT_EVALS * clm_eval
-    return {"vocabulary-size throughput check": THROUGHPUT_CHECK_STEPS * check,
-            "MLM pretraining": mlm, "CLM pretraining": clm}
+    return {
+        "vocabulary-size throughput check": THROUGHPUT_CHECK_STEPS * check,
+        "MLM pretraining": mlm,
+        "CLM pretraining": clm,
+    }
 
 
 def _finetuning_flops(p: Profile) -> float:
@@ -242,8 +260,9 @@ def _finetuning_flops(p: Profile) -> float:
     bert, _ = tiny_configs(p)
 
     def forward(reviews):
-        return (encoder_flops(bert, reviews, p.pretrain_max_length)
-                + classifier_head_flops(bert, reviews))
+        return encoder_flops(
+            bert, reviews, p.pretrain_max_length
+        ) + classifier_head_flops(bert, reviews)
 
     runs = 2 * len(p.tiny_finetune_learning_rates)
     train = 3 * forward(p.tiny_finetune_epochs * p.tiny_finetune_train)
@@ -295,23 +314,33 @@ def _chapter04(p: Profile, config, where: str) -> dict[str, float]:
         "evaluations during training": seconds(evals * curve_set, GROUPED_EVAL),
         "final prediction": seconds(test, GROUPED_EVAL),
         "evaluation with the other truncation": seconds(test, GROUPED_EVAL),
-        "tokenizing (CPU)": (cpu_seconds("tokenize", train)
-                             + cpu_seconds("tokenize_map", train + 2 * test)),
-        "TF-IDF baseline (CPU)": (cpu_seconds("tfidf_fit", train)
-                                  + cpu_seconds("tfidf_predict", test)),
-        "NBSVM baseline (CPU)": (cpu_seconds("nb_features", train)
-                                 + cpu_seconds("nbsvm_fit", train)
-                                 + cpu_seconds("nbsvm_predict", test)),
+        "tokenizing (CPU)": (
+            cpu_seconds("tokenize", train)
+            + cpu_seconds("tokenize_map", train + 2 * test)
+        ),
+        "TF-IDF baseline (CPU)": (
+            cpu_seconds("tfidf_fit", train) + cpu_seconds("tfidf_predict", test)
+        ),
+        "NBSVM baseline (CPU)": (
+            cpu_seconds("nb_features", train)
+            + cpu_seconds("nbsvm_fit", train)
+            + cpu_seconds("nbsvm_predict", test)
+        ),
         "NBSVM learning curve (CPU)": curve_fits + curve_predictions,
     }
 
 
-_CHAPTER_PHASES = {"01": _chapter01, "02": _chapter02,
-                   "03": _chapter03, "04": _chapter04}
+_CHAPTER_PHASES = {
+    "01": _chapter01,
+    "02": _chapter02,
+    "03": _chapter03,
+    "04": _chapter04,
+}
 
 
-def breakdown(chapter: str, profile: Profile, model_config=None, *,
-              runs_on: str | None = None) -> dict[str, float]:
+def breakdown(
+    chapter: str, profile: Profile, model_config=None, *, runs_on: str | None = None
+) -> dict[str, float]:
     """Seconds per phase of ``chapter`` ('01' to '04') on a Colab T4 with ``profile``.
 
     ``model_config`` is the config of the profile's model (default: bert-base-uncased
@@ -321,16 +350,20 @@ def breakdown(chapter: str, profile: Profile, model_config=None, *,
     if chapter not in _CHAPTER_PHASES:
         raise ValueError(f"chapter={chapter!r}: use one of {', '.join(CHAPTERS)}")
     config = model_config if model_config is not None else _bert_base()
-    phases = {"start-up: imports, install, model load": float(STARTUP_SECONDS),
-              "IMDb download and read": (IMDB_DOWNLOAD_SECONDS
-                                         + cpu_seconds("imdb_read", 2 * IMDB_SPLIT))}
+    phases = {
+        "start-up: imports, install, model load": float(STARTUP_SECONDS),
+        "IMDb download and read": (
+            IMDB_DOWNLOAD_SECONDS + cpu_seconds("imdb_read", 2 * IMDB_SPLIT)
+        ),
+    }
     where = runs_on or RUNS_ON[chapter]
     phases.update(_CHAPTER_PHASES[chapter](profile, config, where))
     return phases
 
 
-def colab_t4_minutes(chapter: str, profile: Profile, model_config=None, *,
-                     runs_on: str | None = None) -> float:
+def colab_t4_minutes(
+    chapter: str, profile: Profile, model_config=None, *, runs_on: str | None = None
+) -> float:
     """Estimated minutes of ``chapter`` with ``profile`` on a Colab T4 (all phases)."""
     return sum(breakdown(chapter, profile, model_config, runs_on=runs_on).values()) / 60
 
@@ -373,8 +406,15 @@ def scaled(profile: Profile, knobs, factor: float) -> Profile:
     return profile.replace(**changes)
 
 
-def fitting_changes(chapter: str, profile: Profile, knobs, model_config=None, *,
-                    minutes: float | None = None, runs_on: str | None = None):
+def fitting_changes(
+    chapter: str,
+    profile: Profile,
+    knobs,
+    model_config=None,
+    *,
+    minutes: float | None = None,
+    runs_on: str | None = None,
+):
     """The values of ``knobs``, scaled down together as little as needed, that bring the
     chapter to ``minutes`` (default: the limit less the headroom): a dict, empty if it
     fits already, None if a hundredth of them is not enough."""
@@ -412,8 +452,9 @@ def report(profile: Profile, model_config=None) -> str:
     for chapter in CHAPTERS:
         phases = breakdown(chapter, profile, model_config)
         total = sum(phases.values()) / 60
-        lines.append(f"chapter {chapter} (heavy compute: {RUNS_ON[chapter]}): "
-                     f"{total:.1f} min")
+        lines.append(
+            f"chapter {chapter} (heavy compute: {RUNS_ON[chapter]}): {total:.1f} min"
+        )
         lines += [f"    {name:40s} {s / 60:6.1f} min" for name, s in phases.items()]
         for where in dict.fromkeys((RUNS_ON[chapter], "fp16")):
             minutes = colab_t4_minutes(chapter, profile, model_config, runs_on=where)
@@ -429,5 +470,7 @@ def budget_line(chapter: str) -> str:
     from utils.profiles import get_profile
 
     minutes = max(1, round(colab_t4_minutes(chapter, get_profile("full"))))
-    return (f"Time: about {minutes} minute{'s' * (minutes > 1)} on a Colab T4 in the full "
-            "profile (estimated from the chapter's FLOPs: utils/budget.py).")
+    return (
+        f"Time: about {minutes} minute{'s' * (minutes > 1)} on a Colab T4 in the full "
+        "profile (estimated from the chapter's FLOPs: utils/budget.py)."
+    )

@@ -1,8 +1,10 @@
 """The one call every chapter starts with: ``setup = setup_chapter()``.
 
-It resolves, once, where and how the chapter runs (device, precision, run profile, model) and
-every loader takes them from the returned ``ChapterSetup``; nothing reads the environment later.
+It resolves, once, where and how the chapter runs (device, precision, run profile,
+model) and every loader takes them from the returned ``ChapterSetup``; nothing reads the
+environment later.
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +28,15 @@ from utils.hardware import (
 from utils.models import ModelChoice, resolve_model
 from utils.profiles import Profile, get_profile, parse_overrides
 
-__all__ = ["ChapterSetup", "setup_chapter", "resolve_profile", "seed_everything",
-           "pick_device", "pick_precision", "describe_device"]
+__all__ = [
+    "ChapterSetup",
+    "setup_chapter",
+    "resolve_profile",
+    "seed_everything",
+    "pick_device",
+    "pick_precision",
+    "describe_device",
+]
 
 
 def in_colab() -> bool:
@@ -43,8 +52,8 @@ def seed_everything(seed: int) -> None:
 def quiet_libraries() -> None:
     """Keep rendered pages free of library chatter; errors still show.
 
-    Only the libraries' logging and progress bars are turned down here: deprecation warnings
-    from the book's own calls still show, so that the tests see them.
+    Only the libraries' logging and progress bars are turned down here: deprecation
+    warnings from the book's own calls still show, so that the tests see them.
     """
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import datasets
@@ -55,7 +64,8 @@ def quiet_libraries() -> None:
     datasets.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
-    # tqdm warns at import when ipywidgets is missing; its text bars are what we want anyway
+    # tqdm warns at import when ipywidgets is missing; its text bars are what we want
+    # anyway
     warnings.filterwarnings("ignore", message="IProgress not found")
 
 
@@ -86,21 +96,32 @@ def fit_to_gpu(profile: Profile, model: ModelChoice, device: torch.device) -> Pr
 
     config = AutoConfig.from_pretrained(model.source)
     layers, hidden = config.num_hidden_layers, config.hidden_size
-    parameters = 12 * layers * hidden**2 + config.vocab_size * hidden  # weights, roughly
+    parameters = (
+        12 * layers * hidden**2 + config.vocab_size * hidden
+    )  # weights, roughly
     per_device, steps = fit_batch_size(
-        profile.batch_size, profile.max_length, layers, hidden,
-        config.num_attention_heads, parameters, gpu_memory_bytes(device),
-        attention_scores=True)  # counts eager attention's scores too: a safety margin
+        profile.batch_size,
+        profile.max_length,
+        layers,
+        hidden,
+        config.num_attention_heads,
+        parameters,
+        gpu_memory_bytes(device),
+        attention_scores=True,
+    )  # counts eager attention's scores too: a safety margin
     if steps == profile.gradient_accumulation_steps:
         return profile
-    print(f"GPU memory {gpu_memory_bytes(device) / 1e9:.0f} GB: batches of "
-          f"{profile.batch_size} run as {steps} steps of {per_device}.")
+    print(
+        f"GPU memory {gpu_memory_bytes(device) / 1e9:.0f} GB: batches of "
+        f"{profile.batch_size} run as {steps} steps of {per_device}."
+    )
     return profile.replace(gradient_accumulation_steps=steps)
 
 
 @dataclass
 class ChapterSetup:
     """What a chapter needs to know about where it runs."""
+
     device: torch.device
     precision_args: dict = field(repr=False)
     profile: Profile
@@ -116,8 +137,13 @@ class ChapterSetup:
         import transformers
 
         changed = self.profile.changed
-        changed = ("" if not changed else f" (changed: {', '.join(changed)})"
-                   if len(changed) <= 2 else f" ({len(changed)} settings changed)")
+        changed = (
+            ""
+            if not changed
+            else f" (changed: {', '.join(changed)})"
+            if len(changed) <= 2
+            else f" ({len(changed)} settings changed)"
+        )
         return (
             f"Running on {describe_device(self.device)} in {self.precision}, "
             f"profile {self.profile.name}{changed}, model {self.model.label}\n"
@@ -126,10 +152,11 @@ class ChapterSetup:
         )
 
     def expect(self, condition: bool, goal: str) -> None:
-        """Assert one of the chapter's goals (an accuracy, a margin) in the named profile.
+        """Assert one of the chapter's goals (an accuracy, a margin) in the named
+        profile.
 
-        With sizes changed (``profile.replace`` or ``BOOK_PROFILE_OVERRIDES``) the goal need
-        not hold, so a miss is said in one line instead of stopping the chapter.
+        With sizes changed (``profile.replace`` or ``BOOK_PROFILE_OVERRIDES``) the goal
+        need not hold, so a miss is said in one line instead of stopping the chapter.
         """
         if condition:
             return
@@ -139,8 +166,8 @@ class ChapterSetup:
 
 
 def setup_chapter(seed: int = 42, profile: str | Profile | None = None) -> ChapterSetup:
-    """Seed everything, quiet the libraries, resolve device, precision, profile and model
-    once; print them in one line (plus one line for each fallback taken)."""
+    """Seed everything, quiet the libraries, resolve device, precision, profile and
+    model once; print them in one line (plus one line for each fallback taken)."""
     quiet_libraries()
     seed_everything(seed)
     device = pick_device()
@@ -154,6 +181,8 @@ def setup_chapter(seed: int = 42, profile: str | Profile | None = None) -> Chapt
     if device.type == "cuda" and "bf16" not in precision:
         print(precision_reason(device, os.environ.get("BOOK_PRECISION")))
     if in_colab() and device.type == "cpu":
-        print("No GPU: in Colab choose Runtime > Change runtime type > T4 GPU, "
-              "then run all cells again.")
+        print(
+            "No GPU: in Colab choose Runtime > Change runtime type > T4 GPU, "
+            "then run all cells again."
+        )
     return setup

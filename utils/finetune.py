@@ -1,9 +1,12 @@
-"""The IMDb fine-tuning recipe of chapter 4, shared by the chapter and ``scripts/finetune_imdb.py``.
+"""The IMDb fine-tuning recipe of chapter 4, shared by the chapter and
+``scripts/finetune_imdb.py``.
 
-One place for what both must do the same way: tokenize with truncation and no padding at map time
-(head-only, or head+tail as in Sun et al. 2019), pad each batch to a multiple of 64, group reviews of
-similar length, and build ``TrainingArguments``/``Trainer`` for the transformers 5 API.
+One place for what both must do the same way: tokenize with truncation and no padding at
+map time (head-only, or head+tail as in Sun et al. 2019), pad each batch to a multiple
+of 64, group reviews of similar length, and build ``TrainingArguments``/``Trainer`` for
+the transformers 5 API.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,36 +15,53 @@ from utils.metrics import load_classification_metrics
 from utils.profiles import Profile
 
 TRUNCATIONS = ("head", "head+tail")
-PAD_TO_MULTIPLE_OF = 64  # measured on an H200: grouped batches padded to a multiple of 64 were fastest
+PAD_TO_MULTIPLE_OF = (
+    64  # measured on an H200: grouped batches padded to a multiple of 64 were fastest
+)
 
 
 def head_tail(ids: list[int], budget: int, head: int) -> list[int]:
-    """The first ``head`` and the last ``budget - head`` ids of ``ids`` (all of them if they fit)."""
+    """The first ``head`` and the last ``budget - head`` ids of ``ids`` (all of them if
+    they fit)."""
     if not 0 <= head <= budget:
-        raise ValueError(f"head={head} must lie between 0 and the token budget {budget}")
+        raise ValueError(
+            f"head={head} must lie between 0 and the token budget {budget}"
+        )
     if len(ids) <= budget:
         return list(ids)
     tail = budget - head
     return list(ids[:head]) + (list(ids[-tail:]) if tail else [])
 
 
-def tokenize_function(tokenizer, max_length: int, truncation: str = "head", head_tokens: int = 128):
-    """A batched ``Dataset.map`` function: truncate each review to ``max_length`` tokens, pad nothing.
+def tokenize_function(
+    tokenizer, max_length: int, truncation: str = "head", head_tokens: int = 128
+):
+    """A batched ``Dataset.map`` function: truncate each review to ``max_length``
+    tokens, pad nothing.
 
-    ``head`` keeps the first tokens (what ``tokenizer(..., truncation=True)`` does); ``head+tail``
-    keeps the first ``head_tokens`` and fills the rest of the budget from the end of the review.
+    ``head`` keeps the first tokens (what ``tokenizer(..., truncation=True)`` does);
+    ``head+tail`` keeps the first ``head_tokens`` and fills the rest of the budget from
+    the end of the review.
     """
     if truncation not in TRUNCATIONS:
         raise ValueError(f"truncation={truncation!r}: use one of {TRUNCATIONS}")
     if truncation == "head":
-        return lambda batch: tokenizer(batch["text"], truncation=True, max_length=max_length)
+        return lambda batch: tokenizer(
+            batch["text"], truncation=True, max_length=max_length
+        )
 
     budget = max_length - 2  # room for [CLS] and [SEP]
 
     def encode(batch):
         bodies = tokenizer(batch["text"], add_special_tokens=False)["input_ids"]
-        ids = [[tokenizer.cls_token_id, *head_tail(b, budget, min(head_tokens, budget)), tokenizer.sep_token_id]
-               for b in bodies]
+        ids = [
+            [
+                tokenizer.cls_token_id,
+                *head_tail(b, budget, min(head_tokens, budget)),
+                tokenizer.sep_token_id,
+            ]
+            for b in bodies
+        ]
         out = {"input_ids": ids, "attention_mask": [[1] * len(i) for i in ids]}
         if "token_type_ids" in tokenizer.model_input_names:
             out["token_type_ids"] = [[0] * len(i) for i in ids]
@@ -50,8 +70,11 @@ def tokenize_function(tokenizer, max_length: int, truncation: str = "head", head
     return encode
 
 
-def tokenize_imdb(data, tokenizer, max_length: int, truncation: str = "head", head_tokens: int = 128):
-    """Tokenized copies of every split of ``data``: model inputs and ``label``, text dropped."""
+def tokenize_imdb(
+    data, tokenizer, max_length: int, truncation: str = "head", head_tokens: int = 128
+):
+    """Tokenized copies of every split of ``data``: model inputs and ``label``, text
+    dropped."""
     fn = tokenize_function(tokenizer, max_length, truncation, head_tokens)
     drop = [c for c in data["train"].column_names if c != "label"]
     return data.map(fn, batched=True, remove_columns=drop)
@@ -63,19 +86,33 @@ def collator(tokenizer, pad_to_multiple_of: int | None = PAD_TO_MULTIPLE_OF):
     return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
 
-def training_arguments(profile: Profile, output_dir: str, precision_args: dict, seed: int = 42,
-                       eval_steps: int | None = None, **overrides):
-    """The article's ``TrainingArguments``, translated to transformers 5 and sized by ``profile``.
+def training_arguments(
+    profile: Profile,
+    output_dir: str,
+    precision_args: dict,
+    seed: int = 42,
+    eval_steps: int | None = None,
+    **overrides,
+):
+    """The article's ``TrainingArguments``, translated to transformers 5 and sized by
+    ``profile``.
 
-    ``eval_steps=None`` evaluates once an epoch; a number evaluates every that many steps, and logs the
-    training loss four times as often.
+    ``eval_steps=None`` evaluates once an epoch; a number evaluates every that many
+    steps, and logs the training loss four times as often.
     """
     from transformers import TrainingArguments
 
-    schedule = ({"eval_strategy": "steps", "eval_steps": eval_steps, "logging_steps": max(1, eval_steps // 4)}
-                if eval_steps else {"eval_strategy": "epoch", "logging_steps": 50})
+    schedule = (
+        {
+            "eval_strategy": "steps",
+            "eval_steps": eval_steps,
+            "logging_steps": max(1, eval_steps // 4),
+        }
+        if eval_steps
+        else {"eval_strategy": "epoch", "logging_steps": 50}
+    )
     kwargs = dict(
-        output_dir=output_dir,                          # a temporary folder: nothing lands in the repository
+        output_dir=output_dir,  # a temporary folder: nothing lands in the repository
         num_train_epochs=profile.epochs,
         per_device_train_batch_size=profile.per_device_batch_size,
         gradient_accumulation_steps=profile.gradient_accumulation_steps,
@@ -83,74 +120,111 @@ def training_arguments(profile: Profile, output_dir: str, precision_args: dict, 
         learning_rate=profile.learning_rate,
         warmup_steps=profile.warmup_steps,
         weight_decay=0.01,
-        train_sampling_strategy="group_by_length",      # was group_by_length=True
-        save_strategy="no",                             # no checkpoints; we save the final model ourselves
+        train_sampling_strategy="group_by_length",  # was group_by_length=True
+        save_strategy="no",  # no checkpoints; we save the final model ourselves
         report_to="none",
-        disable_tqdm=False,                             # a progress bar (an HTML table in notebooks)
+        disable_tqdm=False,  # a progress bar (an HTML table in notebooks)
         seed=seed,
         **schedule,
-        **precision_args,                               # e.g. use_cpu=True, bf16=True
+        **precision_args,  # e.g. use_cpu=True, bf16=True
     )
     kwargs.update(overrides)
     return TrainingArguments(**kwargs)
 
 
 def metrics_function(metrics=None):
-    """``compute_metrics`` for ``Trainer``: accuracy, precision, recall and F1 through ``evaluate``."""
+    """``compute_metrics`` for ``Trainer``: accuracy, precision, recall and F1 through
+    ``evaluate``."""
     metrics = metrics or load_classification_metrics()
 
     def compute_metrics(eval_pred):
         logits, labels = eval_pred
-        return metrics.compute(predictions=np.asarray(logits).argmax(-1), references=labels)
+        return metrics.compute(
+            predictions=np.asarray(logits).argmax(-1), references=labels
+        )
 
     return compute_metrics
 
 
 def predict_in_order(trainer, dataset):
-    """``trainer.predict(dataset)``, with predictions and labels in the order of ``dataset``'s rows.
+    """``trainer.predict(dataset)``, with predictions and labels in the order of
+    ``dataset``'s rows.
 
-    With ``train_sampling_strategy="group_by_length"``, transformers 5 groups the evaluation batches by
-    length too, so ``trainer.predict`` returns rows in that grouped order. Metrics do not mind (labels
-    come in the same order), but looking a prediction up in the dataset does. The sampler is seeded
-    afresh for each dataloader, so a second dataloader yields the order that ``predict`` used.
+    With ``train_sampling_strategy="group_by_length"``, transformers 5 groups the
+    evaluation batches by length too, so ``trainer.predict`` returns rows in that
+    grouped order. Metrics do not mind (labels come in the same order), but looking a
+    prediction up in the dataset does. The sampler is seeded afresh for each dataloader,
+    so a second dataloader yields the order that ``predict`` used.
     """
     loader = trainer.get_test_dataloader(dataset)
     sampler = getattr(loader.batch_sampler, "sampler", None) or loader.sampler
     order = np.fromiter(iter(sampler), dtype=np.int64)
     output = trainer.predict(dataset)
     inverse = np.argsort(order)
-    return output._replace(predictions=output.predictions[inverse], label_ids=output.label_ids[inverse])
+    return output._replace(
+        predictions=output.predictions[inverse], label_ids=output.label_ids[inverse]
+    )
 
 
-def make_trainer(model, args, tokenized, tokenizer, pad_to_multiple_of: int | None = PAD_TO_MULTIPLE_OF,
-                 callbacks=None):
+def make_trainer(
+    model,
+    args,
+    tokenized,
+    tokenizer,
+    pad_to_multiple_of: int | None = PAD_TO_MULTIPLE_OF,
+    callbacks=None,
+):
     """A ``Trainer`` on ``tokenized['train']``, evaluating on ``tokenized['test']``."""
     from transformers import Trainer
 
-    return Trainer(model=model, args=args, train_dataset=tokenized["train"], eval_dataset=tokenized["test"],
-                   data_collator=collator(tokenizer, pad_to_multiple_of), processing_class=tokenizer,
-                   compute_metrics=metrics_function(), callbacks=callbacks)
+    return Trainer(
+        model=model,
+        args=args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized["test"],
+        data_collator=collator(tokenizer, pad_to_multiple_of),
+        processing_class=tokenizer,
+        compute_metrics=metrics_function(),
+        callbacks=callbacks,
+    )
 
 
 def train(trainer, profile: Profile):
-    """``trainer.train()``; a CUDA out-of-memory error ends in one line naming the knobs."""
+    """``trainer.train()``; a CUDA out-of-memory error ends in one line naming the
+    knobs."""
     from utils.hardware import explain_oom
 
-    with explain_oom(profile.per_device_batch_size, profile.max_length,
-                     profile.gradient_accumulation_steps):
+    with explain_oom(
+        profile.per_device_batch_size,
+        profile.max_length,
+        profile.gradient_accumulation_steps,
+    ):
         return trainer.train()
 
 
-def recorded_runs(profile: str = "full", folder=None, kind: str = "finetune") -> list[dict]:
-    """The runs of ``scripts/finetune_imdb.py`` recorded in ``results/`` for ``profile``, newest first.
+def recorded_runs(
+    profile: str = "full", folder=None, kind: str = "finetune"
+) -> list[dict]:
+    """The runs of ``scripts/finetune_imdb.py`` recorded in ``results/`` for
+    ``profile``, newest first.
 
     ``kind`` is ``finetune`` (the default run) or ``baselines`` (``--baselines-only``).
 
-    Empty where there are none (or where the repository's ``results/`` is not at hand, as in Colab).
+    Empty where there are none (or where the repository's ``results/`` is not at hand,
+    as in Colab).
     """
     import json
     from pathlib import Path
 
-    folder = Path(folder) if folder else Path(__file__).resolve().parent.parent / "results"
-    runs = [json.loads(p.read_text()) for p in sorted(folder.glob(f"{kind}_imdb_{profile}_*.json"))]
-    return sorted((r for r in runs if r.get("profile") == profile), key=lambda r: r["date"], reverse=True)
+    folder = (
+        Path(folder) if folder else Path(__file__).resolve().parent.parent / "results"
+    )
+    runs = [
+        json.loads(p.read_text())
+        for p in sorted(folder.glob(f"{kind}_imdb_{profile}_*.json"))
+    ]
+    return sorted(
+        (r for r in runs if r.get("profile") == profile),
+        key=lambda r: r["date"],
+        reverse=True,
+    )

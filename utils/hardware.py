@@ -4,6 +4,7 @@ Everything here is a small function of what torch reports (or of plain
 numbers), so the tests can stand in for a T4, an A100 or a CPU without one.
 Nothing reads the environment: ``setup_chapter`` passes ``BOOK_PRECISION`` in.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,6 +37,7 @@ def pick_device() -> torch.device:
 
 # --- precision ------------------------------------------------------------------
 
+
 def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
     """The CPU's feature flags from /proc/cpuinfo; none where it is missing."""
     try:
@@ -44,8 +46,12 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> set[str]:
     except OSError:  # not Linux: no cheap way to ask, so claim nothing (fp32)
         return set()
     # x86 names the line "flags", ARM "Features"
-    return {flag for line in lines if line.startswith(("flags", "Features"))
-            for flag in line.partition(":")[2].split()}
+    return {
+        flag
+        for line in lines
+        if line.startswith(("flags", "Features"))
+        for flag in line.partition(":")[2].split()
+    }
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -67,7 +73,8 @@ def _check_forced(forced: str | None) -> str:
     value = (forced or "").strip().lower()
     if value and value not in PRECISIONS:
         raise ValueError(
-            f"BOOK_PRECISION={forced!r}: use fp32, bf16 or fp16, or leave it unset.")
+            f"BOOK_PRECISION={forced!r}: use fp32, bf16 or fp16, or leave it unset."
+        )
     return value
 
 
@@ -85,8 +92,9 @@ def _cpu_choice() -> tuple[str, str]:
     if found:
         names = " and ".join(found)
         return "bf16", f"bf16: the CPU computes bf16 natively ({names})"
-    return "fp32", ("fp32: the CPU has neither AMX nor AVX512-BF16, "
-                    "so bf16 would be slower")
+    return "fp32", (
+        "fp32: the CPU has neither AMX nor AVX512-BF16, so bf16 would be slower"
+    )
 
 
 def _automatic(device: torch.device) -> tuple[str, str]:
@@ -98,8 +106,9 @@ def _automatic(device: torch.device) -> tuple[str, str]:
     return "fp32", f"fp32: mixed precision is left off on {device.type}"
 
 
-def pick_precision(device: torch.device | None = None,
-                   forced: str | None = None) -> dict:
+def pick_precision(
+    device: torch.device | None = None, forced: str | None = None
+) -> dict:
     """Mixed-precision settings in the form ``TrainingArguments(**...)`` takes.
 
     bf16 where the hardware computes it natively (Ampere or newer GPUs, CPUs
@@ -131,13 +140,19 @@ def precision_reason(device: torch.device, forced: str | None = None) -> str:
 
 # --- a batch that fits ----------------------------------------------------------
 
+
 def gpu_memory_bytes(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).total_memory
 
 
-def activation_bytes(max_length: int, layers: int, hidden: int, heads: int,
-                     bytes_per_activation: int = 2,
-                     attention_scores: bool = False) -> int:
+def activation_bytes(
+    max_length: int,
+    layers: int,
+    hidden: int,
+    heads: int,
+    bytes_per_activation: int = 2,
+    attention_scores: bool = False,
+) -> int:
     """Activations one training sample keeps for the backward pass.
 
     Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large
@@ -154,10 +169,18 @@ def activation_bytes(max_length: int, layers: int, hidden: int, heads: int,
     return layers * max_length * per_token
 
 
-def fit_batch_size(target_batch: int, max_length: int, layers: int, hidden: int,
-                   heads: int, parameters: int, memory_bytes: int,
-                   bytes_per_activation: int = 2, *,
-                   attention_scores: bool = False) -> tuple[int, int]:
+def fit_batch_size(
+    target_batch: int,
+    max_length: int,
+    layers: int,
+    hidden: int,
+    heads: int,
+    parameters: int,
+    memory_bytes: int,
+    bytes_per_activation: int = 2,
+    *,
+    attention_scores: bool = False,
+) -> tuple[int, int]:
     """(per-device batch, gradient accumulation steps), their product ``target_batch``.
 
     The per-device batch is the largest power of two dividing ``target_batch``
@@ -169,8 +192,9 @@ def fit_batch_size(target_batch: int, max_length: int, layers: int, hidden: int,
     if target_batch < 1:
         raise ValueError(f"target_batch must be at least 1, not {target_batch}")
     budget = MEMORY_HEADROOM * memory_bytes - BYTES_PER_PARAMETER * parameters
-    per_sample = activation_bytes(max_length, layers, hidden, heads,
-                                  bytes_per_activation, attention_scores)
+    per_sample = activation_bytes(
+        max_length, layers, hidden, heads, bytes_per_activation, attention_scores
+    )
     batch = target_batch & -target_batch  # the largest power of two dividing it
     while batch > 1 and batch * per_sample > budget:
         batch //= 2
@@ -178,6 +202,7 @@ def fit_batch_size(target_batch: int, max_length: int, layers: int, hidden: int,
 
 
 # --- out of memory --------------------------------------------------------------
+
 
 class OutOfMemory(RuntimeError):
     """The GPU ran out of memory; the message names the settings to change."""
@@ -188,23 +213,29 @@ class OutOfMemory(RuntimeError):
 
 
 def _advice(batch_size: int, max_length: int, accumulation: int) -> str:
-    where = (f"CUDA ran out of memory at batch size {batch_size} x "
-             f"{max_length} tokens")
+    where = f"CUDA ran out of memory at batch size {batch_size} x {max_length} tokens"
     if batch_size > 1:
         # halve an even batch, else go to 1: either way the total batch stays the same
         factor = 2 if batch_size % 2 == 0 else batch_size
-        smaller = (f"batch_size={batch_size // factor}, "
-                   f"gradient_accumulation_steps={accumulation * factor}")
-        return (f"{where}: use a smaller batch_size with more "
-                f"gradient_accumulation_steps (setup.profile.replace({smaller})) "
-                "or a shorter max_length.")
-    return (f"{where}: use a shorter max_length "
-            f"(setup.profile.replace(max_length={max_length // 2})) or a larger GPU.")
+        smaller = (
+            f"batch_size={batch_size // factor}, "
+            f"gradient_accumulation_steps={accumulation * factor}"
+        )
+        return (
+            f"{where}: use a smaller batch_size with more "
+            f"gradient_accumulation_steps (setup.profile.replace({smaller})) "
+            "or a shorter max_length."
+        )
+    return (
+        f"{where}: use a shorter max_length "
+        f"(setup.profile.replace(max_length={max_length // 2})) or a larger GPU."
+    )
 
 
 @contextlib.contextmanager
-def explain_oom(batch_size: int, max_length: int,
-                accumulation: int = 1) -> Iterator[None]:
+def explain_oom(
+    batch_size: int, max_length: int, accumulation: int = 1
+) -> Iterator[None]:
     """Turn a GPU out-of-memory error into one ``OutOfMemory`` line: what to change.
 
     Other exceptions pass through untouched.

@@ -1,17 +1,20 @@
-"""The IMDb Large Movie Review Dataset (Maas et al., 2011) as a ``datasets.DatasetDict``.
+"""The IMDb Large Movie Review Dataset (Maas et al., 2011) as a
+``datasets.DatasetDict``.
 
 Sources, in order:
-1. ``IMDB_PATH``: Stanford's ``aclImdb_v1.tar.gz`` (read once, then cached as Arrow), an
-   unpacked ``aclImdb/`` folder (or the folder holding it), or a ``.jsonl[.xz]`` file with
-   ``split``/``label``/``rating``/``text`` fields;
-2. the Hugging Face Hub's ``stanfordnlp/imdb``, through ``datasets.load_dataset`` (online, or
-   from the local cache);
+1. ``IMDB_PATH``: Stanford's ``aclImdb_v1.tar.gz`` (read once, then cached as Arrow),
+   an unpacked ``aclImdb/`` folder (or the folder holding it), or a ``.jsonl[.xz]`` file
+   with ``split``/``label``/``rating``/``text`` fields;
+2. the Hugging Face Hub's ``stanfordnlp/imdb``, through ``datasets.load_dataset``
+   (online, or from the local cache);
 3. otherwise an error naming both ways to get the data.
 
-Whatever the source, ``load_imdb`` returns one contract: splits ``train`` and ``test`` with
-the features ``text`` (cleaned once, by ``clean_review``) and ``label`` (``ClassLabel`` neg/pos),
-each split shuffled with a fixed seed and, when sampled, stratified by label.
+Whatever the source, ``load_imdb`` returns one contract: splits ``train`` and ``test``
+with the features ``text`` (cleaned once, by ``clean_review``) and ``label``
+(``ClassLabel`` neg/pos), each split shuffled with a fixed seed and, when sampled,
+stratified by label.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,15 +33,19 @@ CACHE_VERSION = 2  # bump when what the readers store changes (2: text cleaned)
 SPLITS = ("train", "test")
 LABEL_NAMES = ["neg", "pos"]
 FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=LABEL_NAMES)})
-# what the archive readers keep besides: the star rating, for checking the archive itself
+# what the archive readers keep besides: the star rating, for checking the archive
+# itself
 ARCHIVE_FEATURES = Features({**FEATURES, "rating": Value("int8")})
 _BREAK = re.compile(r"(?:\s*<br\s*/?>\s*)+", re.IGNORECASE)
-# aclImdb/<split>/<pos|neg>/<id>_<rating>.txt; anything else under a split's pos/neg folder is an error
+# aclImdb/<split>/<pos|neg>/<id>_<rating>.txt; anything else under a split's pos/neg
+# folder is an error
 REVIEW_DIR = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/([^/]+)$")
 REVIEW_FILE = re.compile(r"(\d+)_(\d+)\.txt")
 HOW_TO_GET = (
-    "Set IMDB_PATH to Stanford's aclImdb_v1.tar.gz (https://ai.stanford.edu/~amaas/data/sentiment/) "
-    "or to its unpacked aclImdb/ folder, or go online so that datasets.load_dataset('stanfordnlp/imdb') works."
+    "Set IMDB_PATH to Stanford's aclImdb_v1.tar.gz "
+    "(https://ai.stanford.edu/~amaas/data/sentiment/) "
+    "or to its unpacked aclImdb/ folder, "
+    "or go online so that datasets.load_dataset('stanfordnlp/imdb') works."
 )
 
 
@@ -48,21 +55,33 @@ def clean_review(text: str) -> str:
 
 
 class ImdbFormatError(ValueError):
-    """The IMDb source does not have the expected layout; the message names the file and the fix."""
+    """The IMDb source does not have the expected layout; the message names the file and
+    the fix."""
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("BOOK_CACHE", Path.home() / ".cache" / "pretrained-lm-book"))
+    return Path(
+        os.environ.get("BOOK_CACHE", Path.home() / ".cache" / "pretrained-lm-book")
+    )
 
 
-def _review(split: str, folder: str, name: str, where: str, text: str) -> tuple[str, dict]:
+def _review(
+    split: str, folder: str, name: str, where: str, text: str
+) -> tuple[str, dict]:
     match = REVIEW_FILE.fullmatch(name)
     if not match:
         raise ImdbFormatError(f"{where}: a review file must be named <id>_<rating>.txt")
     review_id, rating = int(match[1]), int(match[2])
     label = LABEL_NAMES.index(folder)
-    if (label == 1 and rating < 7) or (label == 0 and rating > 4) or not 1 <= rating <= 10:
-        raise ImdbFormatError(f"{where}: rating {rating} does not fit folder '{folder}' (neg: 1-4, pos: 7-10)")
+    if (
+        (label == 1 and rating < 7)
+        or (label == 0 and rating > 4)
+        or not 1 <= rating <= 10
+    ):
+        raise ImdbFormatError(
+            f"{where}: rating {rating} does not fit folder '{folder}' "
+            "(neg: 1-4, pos: 7-10)"
+        )
     if not text.strip():
         raise ImdbFormatError(f"{where}: the review is empty")
     return split, {"id": review_id, "text": text, "label": label, "rating": rating}
@@ -74,7 +93,9 @@ def _read_tarball(path: Path):
             found = REVIEW_DIR.search(member.name)
             if member.isfile() and found:
                 text = tar.extractfile(member).read().decode("utf-8")
-                yield _review(found[1], found[2], found[3], f"{path}:{member.name}", text)
+                yield _review(
+                    found[1], found[2], found[3], f"{path}:{member.name}", text
+                )
 
 
 def _read_folder(path: Path):
@@ -84,7 +105,13 @@ def _read_folder(path: Path):
     for split in SPLITS:
         for folder in LABEL_NAMES:
             for file in sorted((root / split / folder).glob("*")):
-                yield _review(split, folder, file.name, str(file), file.read_text(encoding="utf-8"))
+                yield _review(
+                    split,
+                    folder,
+                    file.name,
+                    str(file),
+                    file.read_text(encoding="utf-8"),
+                )
 
 
 def _read_jsonl(path: Path):
@@ -93,14 +120,22 @@ def _read_jsonl(path: Path):
         for line_no, line in enumerate(f, start=1):
             try:
                 row = json.loads(line)
-                split, text, label, rating = row["split"], row["text"], int(row["label"]), int(row["rating"])
+                split, text, label, rating = (
+                    row["split"],
+                    row["text"],
+                    int(row["label"]),
+                    int(row["rating"]),
+                )
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
                 raise ImdbFormatError(
-                    f"{path}:{line_no}: not a review record ({err}); each line must be a JSON object "
+                    f"{path}:{line_no}: not a review record ({err}); "
+                    "each line must be a JSON object "
                     "with split, label, rating and text"
                 ) from None
             if split not in SPLITS or label not in (0, 1):
-                raise ImdbFormatError(f"{path}:{line_no}: split must be train/test and label 0/1")
+                raise ImdbFormatError(
+                    f"{path}:{line_no}: split must be train/test and label 0/1"
+                )
             yield split, {"id": line_no, "text": text, "label": label, "rating": rating}
 
 
@@ -112,19 +147,28 @@ def _build(rows, source: Path) -> DatasetDict:
     for split, items in by_split.items():
         counts = np.bincount([r["label"] for r in items], minlength=2)
         if counts.min() == 0:
-            raise ImdbFormatError(f"{source}: the {split} split has {counts[0]} neg and {counts[1]} pos reviews; "
-                                  f"both are needed. {HOW_TO_GET}")
-        items.sort(key=lambda r: (r["label"], r["id"]))  # a fixed order, whatever the archive's
+            raise ImdbFormatError(
+                f"{source}: the {split} split has {counts[0]} neg "
+                f"and {counts[1]} pos reviews; "
+                f"both are needed. {HOW_TO_GET}"
+            )
+        items.sort(
+            key=lambda r: (r["label"], r["id"])
+        )  # a fixed order, whatever the archive's
         parts[split] = Dataset.from_dict(
-            {"text": [clean_review(r["text"]) for r in items],
-             "label": [r["label"] for r in items], "rating": [r["rating"] for r in items]},
-            features=ARCHIVE_FEATURES)
+            {
+                "text": [clean_review(r["text"]) for r in items],
+                "label": [r["label"] for r in items],
+                "rating": [r["rating"] for r in items],
+            },
+            features=ARCHIVE_FEATURES,
+        )
     return DatasetDict(parts)
 
 
 def read_imdb_path(path: str | Path) -> DatasetDict:
-    """Read the labelled IMDb from a tarball, folder or JSONL file (tarball and JSONL cached),
-    with the archive's ``rating`` column besides ``text`` and ``label``."""
+    """Read the labelled IMDb from a tarball, folder or JSONL file (tarball and JSONL
+    cached), with the archive's ``rating`` column besides ``text`` and ``label``."""
     path = Path(path).expanduser()
     if not path.exists():
         raise ImdbFormatError(f"IMDB_PATH={path} does not exist. {HOW_TO_GET}")
@@ -142,25 +186,29 @@ def read_imdb_path(path: str | Path) -> DatasetDict:
 
 
 def read_imdb_hub() -> DatasetDict:
-    """``stanfordnlp/imdb`` as ``datasets`` serves it (online, or from its cache), with its
-    ``unsupervised`` split left out and the text cleaned as the local readers clean it."""
+    """``stanfordnlp/imdb`` as ``datasets`` serves it (online, or from its cache), with
+    its ``unsupervised`` split left out and the text cleaned as the local readers clean
+    it."""
     from datasets import load_dataset
 
     data = load_dataset(HUB_ID)
     missing = {"text", "label"} - set(data["train"].column_names)
     if missing:
         raise ImdbFormatError(f"{HUB_ID} has no {sorted(missing)} column; {HOW_TO_GET}")
-    return DatasetDict({
-        split: data[split].map(lambda row: {"text": clean_review(row["text"])})
-        for split in SPLITS
-    })
+    return DatasetDict(
+        {
+            split: data[split].map(lambda row: {"text": clean_review(row["text"])})
+            for split in SPLITS
+        }
+    )
 
 
 def load_imdb_full(imdb_path: str | None = None) -> tuple[DatasetDict, str]:
-    """All labelled reviews in the book's contract, and where they came from (for a page).
+    """All labelled reviews in the book's contract, and where they came from (for a
+    page).
 
-    ``imdb_path`` defaults to ``IMDB_PATH``; without it, ``datasets`` decides whether the Hub
-    (or its cache) can serve ``stanfordnlp/imdb``.
+    ``imdb_path`` defaults to ``IMDB_PATH``; without it, ``datasets`` decides whether
+    the Hub (or its cache) can serve ``stanfordnlp/imdb``.
     """
     imdb_path = imdb_path or os.environ.get("IMDB_PATH")
     if imdb_path:
@@ -168,10 +216,13 @@ def load_imdb_full(imdb_path: str | None = None) -> tuple[DatasetDict, str]:
     else:
         try:
             data, source = read_imdb_hub(), f"the Hugging Face Hub's {HUB_ID}"
-        except OSError as err:  # ConnectionError, FileNotFoundError: offline, not cached
+        except (
+            OSError
+        ) as err:  # ConnectionError, FileNotFoundError: offline, not cached
             raise FileNotFoundError(
                 f"No IMDb data: IMDB_PATH is not set and {HUB_ID} could not be loaded "
-                f"({type(err).__name__}). {HOW_TO_GET}") from None
+                f"({type(err).__name__}). {HOW_TO_GET}"
+            ) from None
     data = data.select_columns(list(FEATURES))
     if data["train"].features != FEATURES:  # e.g. a label column of plain integers
         data = data.cast(FEATURES)
@@ -182,29 +233,38 @@ def sample_split(data: Dataset, size: int | None, seed: int) -> Dataset:
     """``size`` reviews (None: all), stratified by label and shuffled with ``seed``.
 
     Sources store a split sorted by label, so even the whole split is shuffled: a prefix
-    of it (an evaluation subset, a learning curve's first n reviews) then holds both labels.
+    of it (an evaluation subset, a learning curve's first n reviews) then holds both
+    labels.
     """
     if size is None or size == len(data):
         return data.shuffle(seed=seed).flatten_indices()
     if not 0 < size < len(data):
         raise ValueError(f"asked for {size:,} reviews, but the split has {len(data):,}")
-    picked = data.train_test_split(train_size=size, stratify_by_column="label", seed=seed)
+    picked = data.train_test_split(
+        train_size=size, stratify_by_column="label", seed=seed
+    )
     return picked["train"].flatten_indices()
 
 
-def load_imdb(setup, train_size="profile", test_size="profile",
-              verbose: bool = True) -> DatasetDict:
+def load_imdb(
+    setup, train_size="profile", test_size="profile", verbose: bool = True
+) -> DatasetDict:
     """IMDb at the profile's sizes (or the given ones; None: the whole split), seeded by
     ``setup``, which ``setup_chapter()`` returned."""
     profile = setup.profile
-    sizes = {"train": profile.train_size if train_size == "profile" else train_size,
-             "test": profile.test_size if test_size == "profile" else test_size}
+    sizes = {
+        "train": profile.train_size if train_size == "profile" else train_size,
+        "test": profile.test_size if test_size == "profile" else test_size,
+    }
     full, source = load_imdb_full()
-    data = DatasetDict({split: sample_split(full[split], sizes[split], setup.seed)
-                        for split in SPLITS})
+    data = DatasetDict(
+        {split: sample_split(full[split], sizes[split], setup.seed) for split in SPLITS}
+    )
     if verbose:
-        print(f"IMDb: {_describe(data, full)} from {source}, "
-              f"balanced by label, shuffled with seed {setup.seed}.")
+        print(
+            f"IMDb: {_describe(data, full)} from {source}, "
+            f"balanced by label, shuffled with seed {setup.seed}."
+        )
     return data
 
 
@@ -212,4 +272,5 @@ def _describe(data: DatasetDict, full: DatasetDict) -> str:
     def part(split):
         n, total = len(data[split]), len(full[split])
         return f"all {n:,} {split}" if n == total else f"{n:,} of the {total:,} {split}"
+
     return f"{part('train')} and {part('test')} reviews"

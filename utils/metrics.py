@@ -1,10 +1,12 @@
 """Metrics through ``evaluate``, online or off.
 
 ``evaluate.load("accuracy")`` fetches its script from the Hub and fails offline
-(``FileNotFoundError: Couldn't find a module script ...``). The modules in ``utils/metric_modules``
-are local equivalents (computed with scikit-learn, as the Hub's are) that ``evaluate.load`` takes by
-path; :func:`load_metric` uses the Hub when it can and these otherwise.
+(``FileNotFoundError: Couldn't find a module script ...``). The modules in
+``utils/metric_modules`` are local equivalents (computed with scikit-learn, as the Hub's
+are) that ``evaluate.load`` takes by path; :func:`load_metric` uses the Hub when it can
+and these otherwise.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,12 +21,15 @@ def local_metric_path(name: str) -> Path:
     path = LOCAL_MODULES / f"{name}.py"
     if not path.exists():
         available = ", ".join(sorted(p.stem for p in LOCAL_MODULES.glob("[!_]*.py")))
-        raise FileNotFoundError(f"No local metric module {name!r}; this book ships: {available}.")
+        raise FileNotFoundError(
+            f"No local metric module {name!r}; this book ships: {available}."
+        )
     return path
 
 
 def load_metric(name: str, prefer_local: bool = False):
-    """``evaluate.load(name)`` from the Hub (or its cache), else the book's local module."""
+    """``evaluate.load(name)`` from the Hub (or its cache), else the book's local
+    module."""
     if not prefer_local:
         try:
             return evaluate.load(name)
@@ -35,4 +40,6 @@ def load_metric(name: str, prefer_local: bool = False):
 
 def load_classification_metrics(prefer_local: bool = False):
     """Accuracy, precision, recall and F1 as one ``evaluate.combine`` module."""
-    return evaluate.combine([load_metric(name, prefer_local) for name in CLASSIFICATION])
+    return evaluate.combine(
+        [load_metric(name, prefer_local) for name in CLASSIFICATION]
+    )

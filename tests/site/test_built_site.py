@@ -1,0 +1,86 @@
+"""The built site shows readers no build debris: run after ``make build`` (``.ci/run``
+does).
+
+Each kind of debris that once reached a page has a check here, so that it cannot come
+back: nbval markers, machine-facing words, raw ``<br />`` from reviews, progress widgets
+outside training, and the workplace word "seed" for the article.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+SITE = Path(__file__).resolve().parents[2] / "_build" / "html"
+CHAPTERS = sorted((SITE / "chapters").glob("*.html"))
+pytestmark = pytest.mark.skipif(
+    not CHAPTERS, reason="no built site: run `make build` first"
+)
+
+# words a reader should never meet in a chapter: build variables, paths, dev words
+MACHINE_WORDS = re.compile(
+    r"IMDB_PATH|HF_HUB_OFFLINE|offline copy|hub: offline|site-packages|/root/|/tmp/|"
+    r"/work/|NBVAL|seed article|[Tt]he seed's|object at 0x|"
+    r"&lt;Figure size"
+)
+
+
+def page_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def test_every_chapter_was_built():
+    names = {p.stem for p in CHAPTERS}
+    sources = {
+        p.stem for p in (SITE.parents[1] / "chapters").glob("[0-9][0-9]_*.ipynb")
+    }
+    assert sources <= names, sources - names
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.stem[:2])
+def test_no_machine_words_or_markers(page):
+    found = MACHINE_WORDS.findall(page_text(page))
+    assert not found, f"{page.name}: {sorted(set(found))}"
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.stem[:2])
+def test_reviews_are_shown_clean(page):
+    assert "&lt;br" not in page_text(page), (
+        f"{page.name} prints raw <br /> from a review"
+    )
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.stem[:2])
+def test_progress_widgets_only_where_a_model_trains(page):
+    widgets = page_text(page).count("<progress")
+    allowed = 1 if page.stem.startswith("04") else 0  # chapter 4's Trainer run
+    assert widgets <= allowed, f"{page.name}: {widgets} progress widgets"
+
+
+def test_no_code_or_output_scrolls_sideways_at_1280_px(tmp_path):
+    """What a reader on a laptop sees: every code cell and output fits the column."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("no chromium: `apt-get install chromium` (.ci/run installs it)")
+    script = SITE.parents[1] / "scripts" / "measure_overflow.py"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--site",
+            str(SITE),
+            "--width",
+            "1280",
+            "--json",
+            str(tmp_path / "overflow.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
