@@ -4,6 +4,7 @@ GPUs and CPUs are stood in for by patching what torch (or /proc/cpuinfo) reports
 """
 
 import gc
+import re
 import types
 import weakref
 
@@ -25,6 +26,7 @@ from utils.hardware import (
     precision_name,
     precision_reason,
 )
+from utils.profiles import get_profile
 
 CUDA, CPU, MPS = torch.device("cuda"), torch.device("cpu"), torch.device("mps")
 BERT_BASE = dict(layers=12, hidden=768, heads=12, parameters=109_482_240)
@@ -291,9 +293,9 @@ def test_out_of_memory_becomes_one_line_naming_the_settings():
         with explain_oom(batch_size=32, max_length=512):
             run_out_of_memory()
     assert str(caught.value) == (
-        "CUDA ran out of memory at batch size 32 x 512 tokens: use a smaller "
-        "batch_size with more gradient_accumulation_steps (setup.profile.replace("
-        "batch_size=16, gradient_accumulation_steps=2)) or a shorter max_length."
+        "CUDA ran out of memory at batch size 32 x 512 tokens: run each batch in more "
+        "gradient_accumulation_steps (setup.profile.replace(gradient_accumulation_steps"
+        "=2), which keeps batch_size) or use a shorter max_length."
     )
 
 
@@ -305,20 +307,33 @@ def test_a_notebook_shows_only_that_line():
     assert caught.value.__suppress_context__  # `from None`: no chained torch traceback
 
 
+def advised_profile(profile, advice: str):
+    """The profile after following the advice's ``setup.profile.replace(...)``."""
+    call = re.search(r"setup\.profile\.replace\((\w+)=(\d+)\)", advice)
+    return profile.replace(**{call[1]: int(call[2])})
+
+
 def test_the_advice_keeps_the_total_batch():
+    # full profile: batches of 32, run on this GPU as 2 steps of 16
+    profile = get_profile("full").replace(gradient_accumulation_steps=2)
     with pytest.raises(
-        OutOfMemory, match=r"batch_size=8, gradient_accumulation_steps=4"
-    ):
-        with explain_oom(batch_size=16, max_length=512, accumulation=2):
+        OutOfMemory, match=r"replace\(gradient_accumulation_steps=4\)"
+    ) as caught:
+        with explain_oom(profile.per_device_batch_size, 512, accumulation=2):
             run_out_of_memory()
+    advised = advised_profile(profile, str(caught.value))
+    assert advised.per_device_batch_size == 8 and advised.batch_size == 32
 
 
 def test_an_odd_batch_is_advised_one_sample_at_a_time():
+    profile = get_profile("full").replace(batch_size=6, gradient_accumulation_steps=2)
     with pytest.raises(
-        OutOfMemory, match=r"batch_size=1, gradient_accumulation_steps=6"
-    ):
-        with explain_oom(batch_size=3, max_length=512, accumulation=2):
+        OutOfMemory, match=r"replace\(gradient_accumulation_steps=6\)"
+    ) as caught:
+        with explain_oom(profile.per_device_batch_size, 512, accumulation=2):
             run_out_of_memory()
+    advised = advised_profile(profile, str(caught.value))
+    assert advised.per_device_batch_size == 1 and advised.batch_size == 6
 
 
 def test_at_batch_size_1_the_advice_is_a_shorter_max_length():

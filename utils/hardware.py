@@ -213,18 +213,19 @@ class OutOfMemory(RuntimeError):
 
 
 def _advice(batch_size: int, max_length: int, accumulation: int) -> str:
+    """``batch_size`` is the per-device batch that ran out of memory. The advice is in
+    the profile's terms, where ``batch_size`` is the whole batch and the per-device
+    batch is ``batch_size // gradient_accumulation_steps``: more accumulation steps make
+    the per-device batch smaller and keep the batch the model learns from."""
     where = f"CUDA ran out of memory at batch size {batch_size} x {max_length} tokens"
     if batch_size > 1:
-        # halve an even batch, else go to 1: either way the total batch stays the same
+        # halve an even per-device batch, else go to 1 sample a step
         factor = 2 if batch_size % 2 == 0 else batch_size
-        smaller = (
-            f"batch_size={batch_size // factor}, "
-            f"gradient_accumulation_steps={accumulation * factor}"
-        )
         return (
-            f"{where}: use a smaller batch_size with more "
-            f"gradient_accumulation_steps (setup.profile.replace({smaller})) "
-            "or a shorter max_length."
+            f"{where}: run each batch in more gradient_accumulation_steps "
+            f"(setup.profile.replace(gradient_accumulation_steps="
+            f"{accumulation * factor}), which keeps batch_size) or use a shorter "
+            "max_length."
         )
     return (
         f"{where}: use a shorter max_length "
