@@ -75,17 +75,23 @@ def parse_args(argv=None):
         help="a Hub id or local folder instead of the profile's "
         "model (default: BOOK_MODEL, else the profile's)",
     )
+    add_recording_options(parser, "the JSON")
+    return parser.parse_args(argv)
+
+
+def add_recording_options(parser, what: str) -> None:
+    """Where a recorded run goes, and whether a tree with uncommitted changes may
+    record (``check_provenance``); shared with ``scripts/run_chapters.py``."""
     parser.add_argument(
         "--output-dir",
         default=str(REPO / "results"),
-        help="where the JSON goes (default: results/)",
+        help=f"where to write {what} (default: results/)",
     )
     parser.add_argument(
         "--allow-dirty",
         action="store_true",
         help="record even with uncommitted changes (marked dirty)",
     )
-    return parser.parse_args(argv)
 
 
 def git_commit() -> dict:
@@ -136,7 +142,7 @@ def peak_memory_gb(device) -> tuple[float, str]:
 
     if device.type == "cuda":
         return (
-            torch.cuda.max_memory_allocated() / 2** 30,
+            torch.cuda.max_memory_allocated() / 2**30,
             "torch.cuda.max_memory_allocated",
         )
     return resource.getrusage(

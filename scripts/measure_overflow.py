@@ -51,9 +51,8 @@ def browser() -> str | None:
 
 def measure(page: Path, width: int, chromium: str) -> dict:
     """The counts for one page, laid out ``width`` px wide."""
-    probe = page.with_name(
-        f".overflow-probe-{page.name}"
-    )  # same folder: same CSS paths
+    # in the page's folder, so that its relative CSS paths still resolve
+    probe = page.with_name(f".overflow-probe-{page.name}")
     probe.write_text(
         page.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>"),
         encoding="utf-8",

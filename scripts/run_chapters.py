@@ -25,23 +25,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
 
-from finetune_imdb import check_provenance, git_commit, versions  # noqa: E402
+from finetune_imdb import (  # noqa: E402
+    add_recording_options,
+    check_provenance,
+    git_commit,
+    versions,
+)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapter numbers, e.g. 02 04 (all)")
     parser.add_argument("--profile", default="full", help="run profile (default: full)")
-    parser.add_argument(
-        "--output-dir",
-        default=str(REPO / "results"),
-        help="where the JSON and executed notebooks go (default: results/)",
-    )
-    parser.add_argument(
-        "--allow-dirty",
-        action="store_true",
-        help="record even with uncommitted changes (marked dirty)",
-    )
+    add_recording_options(parser, "the JSON and the executed notebooks")
     return parser.parse_args(argv)
 
 
@@ -58,8 +54,8 @@ def chosen(numbers: list[str]) -> list[Path]:
 
 
 def run(chapter: Path, out_dir: Path, env: dict) -> dict:
-    """Execute a copy of ``chapter``; the seconds it took and its first printed lines.
-    """
+    """Execute a copy of ``chapter``; the seconds it took and its first printed
+    lines."""
     executed = out_dir / chapter.name
     executed.write_text(chapter.read_text())
     start = time.perf_counter()

@@ -168,9 +168,9 @@ def tiny_configs(profile: Profile):
         n_layer=profile.tiny_layers,
         n_head=profile.tiny_heads,
         n_positions=profile.pretrain_max_length,
-        bos_token_id=0,
+        bos_token_id=0,  # the chapter's <|endoftext|> is 0
         eos_token_id=0,
-    )  # the chapter's <|endoftext|> is 0
+    )
     return bert, gpt
 
 

@@ -96,9 +96,10 @@ def fit_to_gpu(profile: Profile, model: ModelChoice, device: torch.device) -> Pr
 
     config = AutoConfig.from_pretrained(model.source)
     layers, hidden = config.num_hidden_layers, config.hidden_size
-    parameters = (
-        12 * layers * hidden**2 + config.vocab_size * hidden
-    )  # weights, roughly
+    # the weights, roughly: 12 d^2 per layer plus the token embeddings
+    parameters = 12 * layers * hidden**2 + config.vocab_size * hidden
+    memory = gpu_memory_bytes(device)
+    # attention_scores=True counts eager attention's stored scores too: a safety margin
     per_device, steps = fit_batch_size(
         profile.batch_size,
         profile.max_length,
@@ -106,13 +107,13 @@ def fit_to_gpu(profile: Profile, model: ModelChoice, device: torch.device) -> Pr
         hidden,
         config.num_attention_heads,
         parameters,
-        gpu_memory_bytes(device),
+        memory,
         attention_scores=True,
-    )  # counts eager attention's scores too: a safety margin
+    )
     if steps == profile.gradient_accumulation_steps:
         return profile
     print(
-        f"GPU memory {gpu_memory_bytes(device) / 1e9:.0f} GB: batches of "
+        f"GPU memory {memory / 1e9:.0f} GB: batches of "
         f"{profile.batch_size} run as {steps} steps of {per_device}."
     )
     return profile.replace(gradient_accumulation_steps=steps)

@@ -152,9 +152,8 @@ def _build(rows, source: Path) -> DatasetDict:
                 f"and {counts[1]} pos reviews; "
                 f"both are needed. {HOW_TO_GET}"
             )
-        items.sort(
-            key=lambda r: (r["label"], r["id"])
-        )  # a fixed order, whatever the archive's
+        # a fixed order, whatever the archive's
+        items.sort(key=lambda r: (r["label"], r["id"]))
         parts[split] = Dataset.from_dict(
             {
                 "text": [clean_review(r["text"]) for r in items],
@@ -195,11 +194,12 @@ def read_imdb_hub() -> DatasetDict:
     missing = {"text", "label"} - set(data["train"].column_names)
     if missing:
         raise ImdbFormatError(f"{HUB_ID} has no {sorted(missing)} column; {HOW_TO_GET}")
+
+    def clean(batch):
+        return {"text": [clean_review(text) for text in batch["text"]]}
+
     return DatasetDict(
-        {
-            split: data[split].map(lambda row: {"text": clean_review(row["text"])})
-            for split in SPLITS
-        }
+        {split: data[split].map(clean, batched=True) for split in SPLITS}
     )
 
 
@@ -216,9 +216,8 @@ def load_imdb_full(imdb_path: str | None = None) -> tuple[DatasetDict, str]:
     else:
         try:
             data, source = read_imdb_hub(), f"the Hugging Face Hub's {HUB_ID}"
-        except (
-            OSError
-        ) as err:  # ConnectionError, FileNotFoundError: offline, not cached
+        # ConnectionError, FileNotFoundError: offline and not cached, or unreachable
+        except OSError as err:
             raise FileNotFoundError(
                 f"No IMDb data: IMDB_PATH is not set and {HUB_ID} could not be loaded "
                 f"({type(err).__name__}). {HOW_TO_GET}"

@@ -38,9 +38,8 @@ class Profile:
     # evaluations during training: the loss/accuracy curves and the learning curve
     eval_points: int
     # --- tiny pretraining runs (chapter 3)
-    pretrain_texts: (
-        int | None
-    )  # IMDb training reviews used as raw, unlabelled text (None: all)
+    # IMDb training reviews used as raw, unlabelled text (None: all)
+    pretrain_texts: int | None
     pretrain_seconds: float  # wall-clock budget of each tiny pretraining run
     pretrain_max_length: int
     pretrain_batch_size: int
@@ -60,9 +59,8 @@ class Profile:
     )
     tiny_finetune_test: int
     tiny_finetune_epochs: int
-    tiny_finetune_learning_rates: tuple[
-        float, ...
-    ]  # the same small grid for pretrained and random init
+    # the same small grid for pretrained and random init
+    tiny_finetune_learning_rates: tuple[float, ...]
     # --- the Transformer chapter (chapter 2): how many review sentences its checks run
     # on
     attention_examples: int
