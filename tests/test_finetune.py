@@ -79,6 +79,46 @@ def test_tokenize_imdb_drops_text_and_pads_nothing(tokenizer):
     assert batch["input_ids"].shape == (2, 64)  # padded up to a multiple of 64
 
 
+def _reviews(n, offset=0):
+    from utils.imdb import FEATURES
+
+    return Dataset.from_dict(
+        {
+            "text": [f"review {offset + i}" for i in range(n)],
+            "label": [int(i % 4 == 0) for i in range(n)],  # a quarter positive
+        },
+        features=FEATURES,
+    )
+
+
+def test_add_validation_draws_unused_training_reviews_and_leaves_test_alone():
+    full_train, test = _reviews(400), _reviews(20, offset=1000)
+    data = DatasetDict({"train": full_train.select(range(80)), "test": test})
+    out = ft.add_validation(data, full_train, seed=1)
+    assert list(out) == ["train", "validation", "test"]
+    assert out["train"]["text"] == data["train"]["text"]  # the sample keeps its size
+    assert len(out["validation"]) == 8 and sum(out["validation"]["label"]) == 2
+    assert not set(out["validation"]["text"]) & set(data["train"]["text"])
+    assert set(out["validation"]["text"]) <= set(full_train["text"])
+    assert out["test"]["text"] == test["text"]  # untouched
+    again = ft.add_validation(data, full_train, seed=1)
+    assert again["validation"]["text"] == out["validation"]["text"]  # seeded
+    with pytest.raises(ValueError):
+        ft.add_validation(out, full_train, seed=1)
+
+
+def test_add_validation_carves_the_whole_split_stratified():
+    full_train = _reviews(80)
+    data = DatasetDict({"train": full_train, "test": _reviews(20, offset=1000)})
+    out = ft.add_validation(data, full_train, seed=1)
+    assert (len(out["train"]), len(out["validation"])) == (72, 8)
+    assert sum(out["validation"]["label"]) == 2  # the quarter, as in train
+    assert not set(out["train"]["text"]) & set(out["validation"]["text"])
+    assert set(out["train"]["text"]) | set(out["validation"]["text"]) == set(
+        full_train["text"]
+    )
+
+
 def test_training_arguments_follow_the_profile(tmp_path):
     profile = get_profile("smoke")
     args = ft.training_arguments(
@@ -170,6 +210,12 @@ def test_predict_in_order_undoes_the_length_grouping(tmp_path, tokenizer):
     )
     model = load_classifier(resolve_model(get_profile("smoke").model))
     trainer = ft.make_trainer(model, args, tokenized, tokenizer)
+    assert trainer.eval_dataset is tokenized["test"]  # no validation split: test
+    with_validation = DatasetDict({**tokenized, "validation": tokenized["test"]})
+    assert (
+        ft.make_trainer(model, args, with_validation, tokenizer).eval_dataset
+        is with_validation["validation"]
+    )
     assert not np.array_equal(
         trainer.predict(tokenized["test"]).label_ids, data["test"]["label"]
     )  # grouped order

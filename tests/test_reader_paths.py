@@ -47,8 +47,9 @@ SHRINK = (
     "epochs=1; eval_points=2; batch_size=8; eval_batch_size=32; probe_train_size=40; "
     "probe_test_size=40; "
     "attention_examples=8; pretrain_eval_texts=40; pretrain_steps_mlm=24; "
-    "pretrain_steps_clm=24; pretrain_batch_size=16; tiny_finetune_train=40; "
-    "tiny_finetune_test=40; tiny_finetune_epochs=1"
+    "pretrain_steps_clm=24; pretrain_batch_size=16; tiny_finetune_train=24; "
+    "tiny_finetune_test=40; tiny_finetune_epochs=1; finetune_validation=12; "
+    "transfer_train=16; transfer_max_length=32; transfer_epochs=1"
 )
 # the variables a reader's machine might have that would change what is tested
 CLEARED = (

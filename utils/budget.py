@@ -97,7 +97,7 @@ CH2_SENTENCE_BATCH_LENGTH = 226
 
 # --- what the chapters' code does (read from the notebooks, 2026-11-30)
 MLM_SHARE = 0.15  # chapter 3's MLM projects only the chosen 15% of positions
-HELDOUT_EVALS = 5  # chapter 3's pretrain(): at step 0, then 4 more times
+HELDOUT_EVALS = 9  # chapter 3's pretrain(): at step 0, then 8 more times
 THROUGHPUT_CHECK_STEPS = 4  # chapter 3's steps_per_second(): a warm-up step and three
 BERT_VOCAB_SIZE = 30_522  # ... which it also runs with bert-base-uncased's vocabulary
 CH2_FORWARD_PASSES = 4  # BertModel, our layers and BERT's one by one, our encoder
@@ -229,7 +229,9 @@ def _chapter02(p: Profile, config, where: str) -> dict[str, float]:
 
 
 def _pretraining_flops(p: Profile) -> dict[str, float]:
-    """Chapter 3's vocabulary-cost check and two pretraining runs (evaluations in)."""
+    """Chapter 3's vocabulary-cost check and three pretraining runs (evaluations in):
+    two MLMs of the same size (the distance-bias one costs as much as the tiny BERT)
+    and one CLM."""
     bert, gpt = tiny_configs(p)
     L, B = p.pretrain_max_length, p.pretrain_batch_size
     mlm_step = 3 * (encoder_flops(bert, B, L) + mlm_head_flops(bert, MLM_SHARE * B * L))
@@ -245,43 +247,73 @@ def _pretraining_flops(p: Profile) -> dict[str, float]:
         3 * (encoder_flops(bert, B, L) + mlm_head_flops(bert, B * L, vocab))
         for vocab in (BERT_VOCAB_SIZE, bert.vocab_size)
     )
-    mlm = p.pretrain_steps_mlm * mlm_step + HELDOUT_EVALS * mlm_eval
+    # two MLM runs, then each scored once more by kind of target
+    mlm = 2 * (p.pretrain_steps_mlm * mlm_step + (HELDOUT_EVALS + 1) * mlm_eval)
     clm = p.pretrain_steps_clm * clm_step + HELDOUT_EVALS * clm_eval
     return {
         "vocabulary-size throughput check": THROUGHPUT_CHECK_STEPS * check,
-        "MLM pretraining": mlm,
+        "MLM pretraining (2 runs)": mlm,
         "CLM pretraining": clm,
     }
 
 
-def _finetuning_flops(p: Profile) -> float:
-    """Chapter 3's 'does pretraining help': both starting points at each learning rate,
-    every review padded to pretrain_max_length."""
-    bert, _ = tiny_configs(p)
+def _comparison_flops(config, p: Profile, train, length, epochs, rates) -> float:
+    """Chapter 3's compare_starts(): two starting points at each learning rate and
+    seed, each scored on the validation split, the chosen ones on the test split."""
 
     def forward(reviews):
-        return encoder_flops(
-            bert, reviews, p.pretrain_max_length
-        ) + classifier_head_flops(bert, reviews)
+        return encoder_flops(config, reviews, length) + classifier_head_flops(
+            config, reviews
+        )
 
-    runs = 2 * len(p.tiny_finetune_learning_rates)
-    train = 3 * forward(p.tiny_finetune_epochs * p.tiny_finetune_train)
-    return runs * (train + forward(p.tiny_finetune_test))
+    runs = 2 * len(rates) * p.finetune_seeds
+    train_flops = 3 * forward(epochs * train) + forward(p.finetune_validation)
+    return runs * train_flops + 2 * p.finetune_seeds * forward(p.tiny_finetune_test)
+
+
+def _finetuning_flops(p: Profile) -> float:
+    """Chapter 3's 'does pretraining help' with the tiny encoders, every review padded
+    to pretrain_max_length."""
+    bert, _ = tiny_configs(p)
+    return _comparison_flops(
+        bert,
+        p,
+        p.tiny_finetune_train,
+        p.pretrain_max_length,
+        p.tiny_finetune_epochs,
+        p.tiny_finetune_learning_rates,
+    )
+
+
+def _transfer_flops(p: Profile, config) -> float:
+    """... and with the profile's real model, reviews padded to transfer_max_length."""
+    return _comparison_flops(
+        config,
+        p,
+        p.transfer_train,
+        p.transfer_max_length,
+        p.transfer_epochs,
+        p.transfer_learning_rates,
+    )
 
 
 def _chapter03(p: Profile, config, where: str) -> dict[str, float]:
     """Tokenizers, two tiny pretraining runs and the small fine-tunings (tiny width)."""
     rate = flops_per_second(where, tiny_configs(p)[0])
     phases = {name: flops / rate for name, flops in _pretraining_flops(p).items()}
-    phases["fine-tuning: 2 starts x learning rates"] = _finetuning_flops(p) / rate
+    phases["tiny fine-tuning: 2 starts x rates x seeds"] = _finetuning_flops(p) / rate
+    phases["real model fine-tuning: 2 starts x rates x seeds"] = _transfer_flops(
+        p, config
+    ) / flops_per_second(where, config)
     texts, held = p.pretrain_texts or IMDB_SPLIT, p.pretrain_eval_texts
-    labelled = p.tiny_finetune_train + p.tiny_finetune_test
+    labelled = p.tiny_finetune_train + p.finetune_validation + p.tiny_finetune_test
     trained = cpu_seconds("wordpiece_train", texts) + cpu_seconds("bpe_train", texts)
     # both tokenizers on the pretraining and held-out text, one more pass over the
     # held-out text for the comparison table, and the labelled reviews
     tiny = cpu_seconds("tiny_tokenize", 2 * (texts + held) + held + labelled)
     phases["tokenizer training (CPU)"] = trained
-    phases["tokenizing (CPU)"] = tiny + cpu_seconds("tokenize", held)
+    # the labelled reviews once more with the real model's tokenizer
+    phases["tokenizing (CPU)"] = tiny + cpu_seconds("tokenize", held + labelled)
     return phases
 
 

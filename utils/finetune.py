@@ -1,10 +1,11 @@
 """The IMDb fine-tuning recipe of chapter 4, shared by the chapter and
 ``scripts/finetune_imdb.py``.
 
-One place for what both must do the same way: tokenize with truncation and no padding at
-map time (head-only, or head+tail as in Sun et al. 2019), pad each batch to a multiple
-of 64, group reviews of similar length, and build ``TrainingArguments``/``Trainer`` for
-the transformers 5 API.
+One place for what both must do the same way: hold out a validation split of the
+training reviews for the evaluations during training, tokenize with truncation and no
+padding at map time (head-only, or head+tail as in Sun et al. 2019), pad each batch to a
+multiple of 64, group reviews of similar length, and build
+``TrainingArguments``/``Trainer`` for the transformers 5 API.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from utils.metrics import load_classification_metrics
 from utils.profiles import Profile
 
 TRUNCATIONS = ("head", "head+tail")
+# the share of the training reviews held out as the validation split
+VALIDATION_FRACTION = 0.1
 PAD_TO_MULTIPLE_OF = (
     64  # measured on an H200: grouped batches padded to a multiple of 64 were fastest
 )
@@ -31,6 +34,46 @@ def head_tail(ids: list[int], budget: int, head: int) -> list[int]:
         return list(ids)
     tail = budget - head
     return list(ids[:head]) + (list(ids[-tail:]) if tail else [])
+
+
+def add_validation(data, full_train, seed: int, fraction: float = VALIDATION_FRACTION):
+    """``data`` with a ``validation`` split of training reviews, as many as ``fraction``
+    of ``data['train']``, stratified by label and drawn with ``seed``.
+
+    They come from the reviews of ``full_train`` (the whole training split) that
+    ``data['train']`` leaves unused, so the training sample keeps its size; where it
+    leaves too few (a profile that trains on the whole split), they are carved out of
+    ``data['train']``. A review whose text is in ``data['train']`` is never drawn.
+
+    The evaluations during training, and anything chosen by them, use ``validation``;
+    ``test`` is left untouched, for the final numbers. Splits come in the order train,
+    validation, test.
+    """
+    from datasets import DatasetDict
+
+    from utils.imdb import sample_split
+
+    if "validation" in data:
+        raise ValueError("data already has a validation split")
+    train = data["train"]
+    size = max(2, round(fraction * len(train)))  # at least one review of each label
+    used = set(train["text"])
+    unused = [i for i, text in enumerate(full_train["text"]) if text not in used]
+    if len(unused) >= size:
+        validation = sample_split(full_train.select(unused), size, seed)
+    else:
+        parts = train.train_test_split(
+            test_size=size, stratify_by_column="label", seed=seed
+        )
+        train, validation = parts["train"], parts["test"]
+    rest = {name: split for name, split in data.items() if name != "train"}
+    return DatasetDict(
+        {
+            "train": train.flatten_indices(),
+            "validation": validation.flatten_indices(),
+            **rest,
+        }
+    )
 
 
 def tokenize_function(
@@ -174,14 +217,18 @@ def make_trainer(
     pad_to_multiple_of: int | None = PAD_TO_MULTIPLE_OF,
     callbacks=None,
 ):
-    """A ``Trainer`` on ``tokenized['train']``, evaluating on ``tokenized['test']``."""
+    """A ``Trainer`` on ``tokenized['train']``, evaluating on
+    ``tokenized['validation']`` where there is one (see ``add_validation``), else on
+    ``tokenized['test']`` (for a run that evaluates once, at the end, with
+    ``eval_strategy="no"``)."""
     from transformers import Trainer
 
+    eval_split = "validation" if "validation" in tokenized else "test"
     return Trainer(
         model=model,
         args=args,
         train_dataset=tokenized["train"],
-        eval_dataset=tokenized["test"],
+        eval_dataset=tokenized[eval_split],
         data_collator=collator(tokenizer, pad_to_multiple_of),
         processing_class=tokenizer,
         compute_metrics=metrics_function(),

@@ -61,6 +61,14 @@ class Profile:
     tiny_finetune_epochs: int
     # the same small grid for pretrained and random init
     tiny_finetune_learning_rates: tuple[float, ...]
+    # labelled training reviews held out to choose learning rates (never the test set)
+    finetune_validation: int
+    finetune_seeds: int  # each choice is fine-tuned with this many seeds
+    # 'does pretraining help?' with the profile's real model: pretrained vs random init
+    transfer_train: int
+    transfer_max_length: int
+    transfer_epochs: int
+    transfer_learning_rates: tuple[float, ...]
     # --- the Transformer chapter (chapter 2): how many review sentences its checks run
     # on
     attention_examples: int
@@ -115,15 +123,21 @@ PROFILES: dict[str, Profile] = {
         tiny_vocab_size=4_000,
         tiny_layers=2,
         tiny_hidden=128,
-        tiny_heads=2,
-        pretrain_steps_mlm=900,
+        tiny_heads=4,
+        pretrain_steps_mlm=400,
         pretrain_steps_clm=400,
-        pretrain_learning_rate=1e-3,
+        pretrain_learning_rate=3e-3,
         pretrain_eval_texts=200,
         tiny_finetune_train=1_000,
         tiny_finetune_test=1_000,
         tiny_finetune_epochs=5,
         tiny_finetune_learning_rates=(3e-4, 1e-3),
+        finetune_validation=250,
+        finetune_seeds=2,
+        transfer_train=500,
+        transfer_max_length=64,
+        transfer_epochs=2,
+        transfer_learning_rates=(1e-4, 3e-4),
         attention_examples=8,
         probe_train_size=200,
         probe_test_size=500,
@@ -150,14 +164,20 @@ PROFILES: dict[str, Profile] = {
         tiny_layers=4,
         tiny_hidden=256,
         tiny_heads=4,
-        pretrain_steps_mlm=3_500,
-        pretrain_steps_clm=1_700,
-        pretrain_learning_rate=1e-3,
+        pretrain_steps_mlm=1_500,
+        pretrain_steps_clm=1_200,
+        pretrain_learning_rate=3e-3,
         pretrain_eval_texts=2_000,
         tiny_finetune_train=1_000,
         tiny_finetune_test=5_000,
         tiny_finetune_epochs=5,
         tiny_finetune_learning_rates=(3e-4, 1e-3),
+        finetune_validation=1_000,
+        finetune_seeds=3,
+        transfer_train=1_000,
+        transfer_max_length=128,
+        transfer_epochs=2,
+        transfer_learning_rates=(2e-5, 5e-5, 2e-4),
         attention_examples=64,
         probe_train_size=1_000,
         probe_test_size=5_000,
