@@ -60,3 +60,12 @@ def test_book_style_sets_legible_font_sizes_and_the_dpi():
         assert loss_ax.figure.get_figwidth() <= BOOK_WIDTH
         assert loss_ax.xaxis.get_ticklabels()[0].get_fontsize() >= MIN_FONT_SIZE
         plt.close("all")
+
+
+def test_heatmaps_side_by_side_can_share_one_colour_scale():
+    fig, axes = plt.subplots(1, 2)
+    for ax, matrix in zip(axes, ([[0.2, 1.0]], [[0.99, 1.0]])):
+        heatmap(matrix, ax=ax, colorbar=False, vmin=0, vmax=1)
+    # the same value gets the same colour in both maps
+    assert [ax.images[0].get_clim() for ax in axes] == [(0, 1), (0, 1)]
+    plt.close(fig)

@@ -88,21 +88,27 @@ def heatmap(
     cmap: str = "viridis",
     colorbar: bool = True,
     fontsize: float = 10,
+    vmin: float | None = None,
+    vmax: float | None = None,
 ):
     """A labelled heatmap (confusion matrices, attention weights), annotated when small
-    enough (at most 400 cells) with numbers of ``fontsize`` points."""
+    enough (at most 400 cells) with numbers of ``fontsize`` points. ``vmin``/``vmax``
+    fix the colour scale (default: the matrix's own range), so that two maps drawn side
+    by side can share it."""
     matrix = np.asarray(matrix)
     if ax is None:
         _, ax = plt.subplots(
             figsize=(0.6 * matrix.shape[1] + 2, 0.6 * matrix.shape[0] + 1)
         )
-    image = ax.imshow(matrix, cmap=cmap, aspect="auto")
+    image = ax.imshow(matrix, cmap=cmap, aspect="auto", vmin=vmin, vmax=vmax)
     if row_labels is not None:
         ax.set_yticks(range(len(row_labels)), labels=row_labels)
     if col_labels is not None:
         ax.set_xticks(range(len(col_labels)), labels=col_labels, rotation=90)
     if annotate and matrix.size <= 400:
-        middle = (matrix.max() + matrix.min()) / 2
+        low = matrix.min() if vmin is None else vmin
+        high = matrix.max() if vmax is None else vmax
+        middle = (low + high) / 2
         for (i, j), value in np.ndenumerate(matrix):
             ax.text(
                 j,
