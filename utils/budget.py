@@ -298,7 +298,8 @@ def _transfer_flops(p: Profile, config) -> float:
 
 
 def _chapter03(p: Profile, config, where: str) -> dict[str, float]:
-    """Tokenizers, two tiny pretraining runs and the small fine-tunings (tiny width)."""
+    """Tokenizers, three tiny pretraining runs, and the fine-tunings that compare
+    pretrained with random starts (tiny width, and the profile's real model)."""
     rate = flops_per_second(where, tiny_configs(p)[0])
     phases = {name: flops / rate for name, flops in _pretraining_flops(p).items()}
     phases["tiny fine-tuning: 2 starts x rates x seeds"] = _finetuning_flops(p) / rate
