@@ -48,11 +48,14 @@ def test_an_interrupted_run_is_trained_again(setup, monkeypatch):
     folder.mkdir(parents=True)
     (folder / "model.safetensors").write_text("half-written")
     trained = []
-    monkeypatch.setattr(
-        sentiment, "train_classifier", lambda setup, folder: trained.append(folder)
-    )
+
+    class Trained:
+        def save_model(self, where):
+            trained.append(where)
+
+    monkeypatch.setattr(sentiment, "train_classifier", lambda setup: Trained())
     sentiment.fine_tuned_classifier(setup, verbose=False)
-    assert trained == [folder] and (folder / sentiment.READY).exists()
+    assert trained == [str(folder)] and (folder / sentiment.READY).exists()
 
 
 def test_each_recipe_has_its_own_folder(setup):

@@ -55,9 +55,9 @@ def cache_folder(setup) -> Path:
     return cache_dir() / "classifiers" / f"{setup.profile.name}-{digest}"
 
 
-def train_classifier(setup, folder: Path) -> None:
-    """Chapter 4's recipe at the profile's sizes; the model and tokenizer are saved to
-    ``folder``."""
+def train_classifier(setup):
+    """A ``Trainer`` that has fine-tuned with chapter 4's recipe at the profile's
+    sizes."""
     from utils import finetune as ft
     from utils.environment import seed_everything
     from utils.imdb import load_imdb
@@ -84,7 +84,17 @@ def train_classifier(setup, folder: Path) -> None:
     )
     trainer = ft.make_trainer(model, args, tokenized, tokenizer)
     ft.train(trainer, profile)
+    return trainer
+
+
+def keep(trainer, setup) -> Path:
+    """Save the model that chapter 4 just trained with ``setup``'s recipe where
+    ``fine_tuned_classifier(setup)`` finds it, so the chapters after it need not train
+    it again."""
+    folder = cache_folder(setup)
     trainer.save_model(str(folder))
+    (folder / READY).write_text(json.dumps(recipe(setup), indent=1, sort_keys=True))
+    return folder
 
 
 def fine_tuned_classifier(setup, verbose: bool = True) -> Path:
@@ -101,6 +111,4 @@ def fine_tuned_classifier(setup, verbose: bool = True) -> Path:
             f"{setup.profile.train_size or 'all'} reviews (kept for next time)."
         )
     folder.mkdir(parents=True, exist_ok=True)
-    train_classifier(setup, folder)
-    (folder / READY).write_text(json.dumps(recipe(setup), indent=1, sort_keys=True))
-    return folder
+    return keep(train_classifier(setup), setup)
