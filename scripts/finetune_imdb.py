@@ -14,13 +14,28 @@ Chapter 4 shows the newest full-profile file in ``results/`` next to its own smo
 Commit only files of real runs, made from a clean checkout: the script refuses to record
 from a tree with uncommitted changes (``--allow-dirty`` records anyway, marked
 ``"dirty": true``).
+
+The same script runs, unchanged, on several processes: ``Trainer`` trains data-parallel
+(DDP: NCCL between GPUs, gloo between CPU processes) when ``torchrun`` starts it.
+
+    torchrun --nproc_per_node 4 scripts/finetune_imdb.py      # 4 GPUs of one machine
+    # two machines with 8 GPUs each: run this on both, with --node_rank 0 on the first
+    torchrun --nnodes 2 --nproc_per_node 8 --node_rank 0 \\
+        --rdzv_backend c10d --rdzv_endpoint FIRST_HOST:29500 scripts/finetune_imdb.py
+
+Each process takes an equal share of the profile's batch (``batch_size`` stays the batch
+the model learns from, so the learning rate still fits it) and of every epoch's reviews.
+Rank 0 alone prints and writes the JSON; ``--record-seen DIR`` makes every rank write
+the training reviews it saw (tests/test_full_run_script.py checks the split).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -74,6 +89,12 @@ def parse_args(argv=None):
         "--model",
         help="a Hub id or local folder instead of the profile's "
         "model (default: BOOK_MODEL, else the profile's)",
+    )
+    parser.add_argument(
+        "--record-seen",
+        metavar="DIR",
+        help="every process writes the training reviews it saw to "
+        "DIR/seen_<truncation>_rank<N>.json (to check how the data was split)",
     )
     add_recording_options(parser, "the JSON")
     return parser.parse_args(argv)
@@ -150,16 +171,35 @@ def peak_memory_gb(device) -> tuple[float, str]:
     ).ru_maxrss / 2**20, "process max RSS"  # Linux: KiB
 
 
-def fine_tune(setup, data, tokenizer, truncation: str) -> dict:
-    """Tokenize, fine-tune, evaluate: one run of the chapter's recipe."""
+class SeenRecorder:
+    """A collator that notes which training reviews (their ``example`` column) it
+    batched, and hands the rest of each batch to ``collate``."""
+
+    def __init__(self, collate):
+        self.collate, self.seen = collate, []
+
+    def __call__(self, features):
+        if "example" in features[0]:
+            self.seen += [f.pop("example") for f in features]
+        return self.collate(features)
+
+
+def fine_tune(setup, data, tokenizer, truncation: str, state, record_seen=None) -> dict:
+    """Tokenize, fine-tune, evaluate: one run of the chapter's recipe, on this process's
+    share of the data when ``state`` (accelerate's) has several processes."""
     import torch
     from utils import finetune as ft
     from utils.models import load_classifier
 
     profile = setup.profile
-    tokenized = ft.tokenize_imdb(
-        data, tokenizer, profile.max_length, truncation, profile.head_tokens
-    )
+    with state.main_process_first():  # rank 0 fills the datasets cache, then the rest
+        tokenized = ft.tokenize_imdb(
+            data, tokenizer, profile.max_length, truncation, profile.head_tokens
+        )
+    if record_seen:  # number the training reviews, to note which ones each rank saw
+        tokenized["train"] = tokenized["train"].add_column(
+            "example", list(range(len(tokenized["train"])))
+        )
     if setup.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     with (
@@ -170,22 +210,42 @@ def fine_tune(setup, data, tokenizer, truncation: str) -> dict:
             output_dir,
             setup.precision_args,
             setup.seed,
+            processes=state.num_processes,
             disable_tqdm=True,
             eval_strategy="no",
             logging_steps=100,
+            # keep the example column for SeenRecorder, which takes it out again
+            remove_unused_columns=not record_seen,
         )
         trainer = ft.make_trainer(load_classifier(setup), args, tokenized, tokenizer)
+        if record_seen:
+            trainer.data_collator = recorder = SeenRecorder(trainer.data_collator)
         train = ft.train(trainer, profile).metrics
         start = time.perf_counter()
         scores = trainer.evaluate()
         eval_s = time.perf_counter() - start
     memory, memory_kind = peak_memory_gb(setup.device)
+    if record_seen:
+        folder = Path(record_seen)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"seen_{truncation}_rank{state.process_index}.json").write_text(
+            json.dumps(
+                {
+                    "rank": state.process_index,
+                    "processes": state.num_processes,
+                    "optimizer_steps": trainer.state.global_step,
+                    "examples": recorder.seen,
+                }
+            )
+        )
     return {
         "truncation": truncation,
         "accuracy": scores["eval_accuracy"],
         "f1": scores["eval_f1"],
         "precision": scores["eval_precision"],
         "recall": scores["eval_recall"],
+        "eval_loss": scores["eval_loss"],  # averaged over all processes' reviews
+        "optimizer_steps": trainer.state.global_step,
         "train_seconds": train["train_runtime"],
         "train_samples_per_second": train["train_samples_per_second"],
         "eval_seconds": eval_s,
@@ -198,11 +258,31 @@ def fine_tune(setup, data, tokenizer, truncation: str) -> dict:
     }
 
 
-def main(argv=None) -> Path:
+def processes():
+    """accelerate's view of the processes ``torchrun`` started (one without it); it
+    joins their process group: gloo where there is no GPU."""
+    from accelerate import PartialState
+    from utils.hardware import pick_device
+
+    return PartialState(cpu=pick_device().type != "cuda")
+
+
+def main(argv=None) -> Path | None:
     cli = parse_args(argv)
     provenance = git_commit()
     check_provenance(provenance, cli.allow_dirty)
+    state = processes()
+    if state.is_main_process:
+        return fine_tune_and_record(cli, provenance, state, argv)
+    # rank 0 speaks for all: the others print nothing
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        return fine_tune_and_record(cli, provenance, state, argv)
+
+
+def fine_tune_and_record(cli, provenance: dict, state, argv=None) -> Path | None:
+    """The run on this process; rank 0 writes the record and returns its path."""
     import torch
+    from utils import finetune as ft
     from utils import setup_chapter
     from utils.baselines import run_baselines
     from utils.environment import describe_device, seed_everything
@@ -229,7 +309,8 @@ def main(argv=None) -> Path:
         model = resolve_model(profile.model) if "model" in changes else setup.model
         setup = dataclasses.replace(setup, profile=profile, model=model)
     profile = setup.profile
-    data = load_imdb(setup)
+    with state.main_process_first():  # rank 0 reads the archive into the cache first
+        data = load_imdb(setup)
     tokenizer = load_tokenizer(setup)
 
     record = {
@@ -258,13 +339,15 @@ def main(argv=None) -> Path:
                 "gradient_accumulation_steps",
             )
         },
+        "processes": state.num_processes,
+        "per_device_batch_size": ft.per_process_batch(profile, state.num_processes),
         "profile_changed": list(profile.changed),
     }
     if cli.baselines_only and cli.skip_baselines:
         raise SystemExit(
             "--baselines-only and --skip-baselines together leave nothing to run"
         )
-    if not cli.skip_baselines:
+    if not cli.skip_baselines and state.is_main_process:  # the CPU's job: rank 0's
         record["baselines"] = run_baselines(
             list(data["train"]["text"]),
             list(data["train"]["label"]),
@@ -286,7 +369,7 @@ def main(argv=None) -> Path:
     record["runs"] = []
     for truncation in truncations:
         seed_everything(setup.seed)  # each truncation starts from the same random head
-        run = fine_tune(setup, data, tokenizer, truncation)
+        run = fine_tune(setup, data, tokenizer, truncation, state, cli.record_seen)
         record["runs"].append(run)
         print(
             f"{truncation}: accuracy {run['accuracy']:.4f}, F1 {run['f1']:.4f}, "
@@ -315,6 +398,8 @@ def main(argv=None) -> Path:
             }
         )
     record["wall_seconds"] = (datetime.now(timezone.utc) - started).total_seconds()
+    if not state.is_main_process:
+        return None
 
     out_dir = Path(cli.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,16 @@ def test_the_layer_formula_is_what_pytorch_counts(n):
     assert counted == 2 * n * budget.layer_flops_per_token(64, 256, n)
 
 
+def test_the_layer_parameter_formula_counts_bert_and_gpt2_layers():
+    from transformers.models.gpt2.modeling_gpt2 import GPT2Block
+
+    bert = BertLayer(BertConfig(**SMALL))
+    gpt = GPT2Block(GPT2Config(n_embd=64, n_head=4, n_inner=200))
+    assert sum(p.numel() for p in bert.parameters()) == budget.layer_parameters(64, 256)
+    assert sum(p.numel() for p in gpt.parameters()) == budget.layer_parameters(64, 200)
+    assert budget.layer_parameters(768, 4 * 768) == 12 * 768**2 + 13 * 768
+
+
 def test_whole_models_are_their_layers_plus_their_heads():
     bert, gpt = (
         BertConfig(**SMALL),
@@ -139,6 +149,11 @@ DOUBLED = [
     ("03", "tiny_finetune_train"),
     ("04", "epochs"),
     ("04", "eval_points"),
+    ("05", "pretrain_steps_clm"),
+    ("05", "decoding_new_tokens"),
+    ("07", "attribution_reviews"),
+    ("07", "epochs"),
+    ("08", "memory_check_batch"),
 ]
 
 
@@ -176,8 +191,8 @@ def test_suggested_settings_fit_the_target(chapter, runs_on):
 
 
 def test_an_unknown_chapter_names_the_known_ones():
-    with pytest.raises(ValueError, match="01, 02, 03, 04"):
-        budget.breakdown("05", FULL)
+    with pytest.raises(ValueError, match="01, 02, 03, 04, 05"):
+        budget.breakdown("99", FULL)
 
 
 def chapter_code(name: str) -> str:
@@ -204,3 +219,38 @@ def test_runs_on_follows_the_chapters_code():
 def test_each_chapters_full_profile_fits_twenty_minutes_on_a_colab_t4(chapter):
     minutes = budget.colab_t4_minutes(chapter, get_profile("full"))
     assert minutes <= budget.LIMIT_MINUTES, f"chapter {chapter}: {minutes:.1f} min"
+
+
+# --- the device table (chapter 6): the same FLOPs at each GPU's peak ---------------
+
+GPU_PHASE = "fine-tuning with chapter 4's recipe (once, then cached)"
+
+
+@pytest.mark.parametrize("chapter", budget.CHAPTERS)
+def test_on_the_t4_the_device_table_is_the_colab_estimate(chapter):
+    assert budget.minutes_on(chapter, FULL, "T4") == pytest.approx(
+        budget.colab_t4_minutes(chapter, FULL)
+    )
+
+
+@pytest.mark.parametrize("gpu", ["A100", "H100"])
+def test_a_faster_gpu_divides_the_gpu_phases_by_its_peak_and_keeps_the_rest(gpu):
+    t4 = budget.breakdown("07", FULL, runs_on="fp16")
+    other = budget.breakdown("07", FULL, runs_on=f"{gpu}:fp16")
+    speedup = budget.GPU_PEAK_FLOPS[gpu]["fp16"] / budget.GPU_PEAK_FLOPS["T4"]["fp16"]
+    assert other[GPU_PHASE] == pytest.approx(t4[GPU_PHASE] / speedup)
+    cpu_phases = [name for name in t4 if "(CPU)" in name or "start-up" in name]
+    assert cpu_phases and all(other[name] == t4[name] for name in cpu_phases)
+
+
+def test_on_the_cpu_every_phase_runs_at_the_measured_cpu_rate():
+    cpu = budget.breakdown("07", FULL, runs_on="cpu")
+    t4 = budget.breakdown("07", FULL, runs_on="fp16")
+    rate = budget.flops_per_second("fp16", BertConfig()) / budget.CPU_FP32_FLOPS
+    assert cpu[GPU_PHASE] == pytest.approx(t4[GPU_PHASE] * rate)
+    assert budget.minutes_on("07", FULL, "CPU") == pytest.approx(sum(cpu.values()) / 60)
+
+
+def test_an_unknown_device_names_the_known_ones():
+    with pytest.raises(ValueError, match="CPU or one of T4, A100, H100"):
+        budget.minutes_on("07", FULL, "TPU")

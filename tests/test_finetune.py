@@ -137,6 +137,16 @@ def test_a_batch_split_for_a_small_gpu_keeps_the_effective_batch(tmp_path):
     assert args.gradient_accumulation_steps == 2
 
 
+def test_processes_share_the_batch_and_an_uneven_split_is_refused(tmp_path):
+    profile = get_profile("smoke")
+    args = ft.training_arguments(profile, str(tmp_path), {"use_cpu": True}, processes=4)
+    assert args.per_device_train_batch_size * 4 == profile.batch_size
+    # the loss is a mean over the batch: not to be multiplied by the processes
+    assert not args.average_tokens_across_devices
+    with pytest.raises(ValueError, match="multiple of 3"):
+        ft.per_process_batch(profile, 3)
+
+
 def test_metrics_function():
     compute = ft.metrics_function()
     logits = np.array([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0], [0.0, 1.0]])

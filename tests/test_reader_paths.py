@@ -7,7 +7,8 @@ IMDb archive and the packaged MiniLM. This module runs the two others:
   ``load_dataset("stanfordnlp/imdb")`` and ``from_pretrained("bert-base-uncased")``
   exactly as online, and the libraries' own code finds stand-ins laid out in the Hugging
   Face caches (``tests/hub_stand_ins.py``), with the Hub's schema, splits and
-  label-sorted order.
+  label-sorted order; chapter 5's Hub applications find tiny random stand-ins there
+  (``tests/application_stand_ins.py``) and run their online code paths.
 - **full**: the ``full`` profile's whole-split code paths (``None`` sizes) over a small
   archive in Stanford's layout, with a BERT-base-shaped model (12 layers, width 768,
   random weights, the MiniLM tokenizer, which has bert-base-uncased's vocabulary).
@@ -29,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests import hub_stand_ins as stand_ins
+from tests.application_stand_ins import write_application_stand_ins
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
@@ -49,7 +51,9 @@ SHRINK = (
     "attention_examples=8; pretrain_eval_texts=40; pretrain_steps_mlm=24; "
     "pretrain_steps_clm=24; pretrain_batch_size=16; tiny_finetune_train=24; "
     "tiny_finetune_test=40; tiny_finetune_epochs=1; finetune_validation=12; "
-    "transfer_train=16; transfer_max_length=32; transfer_epochs=1"
+    "transfer_train=16; transfer_max_length=32; transfer_epochs=1; "
+    "attribution_reviews=4; memory_check_batch=1; decoding_samples=2; "
+    "decoding_new_tokens=16"
 )
 # the variables a reader's machine might have that would change what is tested
 CLEARED = (
@@ -90,6 +94,9 @@ def colab_env(tmp_path_factory):
     stand_ins.write_model_snapshot(
         tmp / "hf", "bert-base-uncased", stand_ins.minilm_model_dir()
     )
+    # tiny random stand-ins for the Hub models of chapter 5's online-only sections
+    # (translation, speech, a SQuAD reader, GPT-2), so that those code paths run too
+    write_application_stand_ins(tmp / "hf")
     return reader_env(tmp)
 
 
@@ -163,6 +170,8 @@ def test_as_in_colab_through_the_hub_code_path(chapter, colab_env, tmp_path):
     assert "stands in" not in text, "bert-base-uncased must come from the Hub's cache"
     if "IMDb:" in text:
         assert "120 test reviews from the Hugging Face Hub's stanfordnlp/imdb" in text
+    if chapter.name.startswith("05_"):  # each Hub application ran, on its stand-in
+        assert "skipped" not in text
     assert "Warning" not in text and "Traceback" not in text
 
 

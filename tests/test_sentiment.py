@@ -24,7 +24,8 @@ def test_first_call_trains_and_saves_a_pipeline_ready_model(setup, capsys):
     from transformers import pipeline
 
     folder = sentiment.fine_tuned_classifier(setup)
-    assert "Fine-tuning" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Fine-tuning" in printed and "train_runtime" not in printed  # no log dicts
     classify = pipeline("text-classification", model=str(folder), device="cpu")
     labels = {result["label"] for result in classify(["Great.", "Awful.", "Fine."])}
     assert labels <= {"neg", "pos"}

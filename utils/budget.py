@@ -25,7 +25,7 @@ import numpy as np
 
 from utils.profiles import Profile
 
-CHAPTERS = ("01", "02", "03", "04")
+CHAPTERS = ("01", "02", "03", "04", "05", "06", "07", "08")
 LIMIT_MINUTES = 20
 HEADROOM = 0.15  # aim 15% lower: the GPU throughput is assumed, not measured
 IMDB_SPLIT = 25_000  # reviews in each of IMDb's train and test splits
@@ -47,7 +47,33 @@ BASE_WIDTH = 768  # a model at least this wide counts as 'base', narrower as 'ti
 # loads BERT in fp32; chapter 3 autocasts to setup's precision (fp16 on a T4, with a
 # gradient scaler); chapter 4's Trainer gets fp16=True. 'cpu' would mean Colab's CPU in
 # fp32. Update it with the chapters (tests/test_budget.py checks two of them).
-RUNS_ON = {"01": "fp16", "02": "fp32", "03": "fp16", "04": "fp16"}
+RUNS_ON = {
+    "01": "fp16",
+    "02": "fp32",
+    "03": "fp16",
+    "04": "fp16",
+    # chapter 5 runs its encoders and the tiny CLM under autocast in setup's precision,
+    # and trains what it takes from chapters 3 and 4 as they do
+    "05": "fp16",
+    # chapters 7 and 8 train with Trainer in fp16 and run the classifier on the GPU
+    # under autocast; chapter 6 runs no model
+    "06": "fp16",
+    "07": "fp16",
+    "08": "fp16",
+}
+
+# --- other GPUs (chapter 6's table of where to run): dense peaks from NVIDIA's
+# datasheets (A100 and H100 in their SXM versions). "fp16" is the 16-bit precision
+# setup_chapter picks: fp16 on the T4, bf16 on the A100 and H100, at the same peak.
+# "fp32" is plain fp32 on the CUDA cores (PyTorch leaves TF32 matmuls off by default).
+# The achieved share of the peak (ACHIEVED_SHARE) is assumed the same on every GPU:
+# the faster cards likely reach less of their peak with the book's small models, so
+# their estimates are optimistic.
+GPU_PEAK_FLOPS = {
+    "T4": T4_PEAK_FLOPS,
+    "A100": {"fp16": 312e12, "fp32": 19.5e12},
+    "H100": {"fp16": 989e12, "fp32": 67e12},
+}
 
 # --- CPU phases, measured 2026-11-30 on this book's 2-core machine (AMD EPYC, 2 vCPUs,
 # as many as Colab's free tier), with no other job running: wall seconds per review,
@@ -69,6 +95,7 @@ CPU_SECONDS_PER_REVIEW = {
     # chapter 1's probes, per label count and test review: TF-IDF + LR and two LRs on
     # features took 5.0 s for 6 label counts up to 1,000 and 5,000 test reviews
     "probe": 0.17e-3,
+    "word_count": 0.01e-3,  # chapter 8: len(text.split()) and len(text) (50,000)
 }
 # BERT-base forward in fp32 on the same 2 cores (torch's 2 threads), batches of 32 x 512
 # as in chapter 1; 8 x 512 and 32 x 128 ran at 185 GFLOP/s, with another job at 83.
@@ -102,6 +129,27 @@ THROUGHPUT_CHECK_STEPS = 4  # chapter 3's steps_per_second(): a warm-up step and
 BERT_VOCAB_SIZE = 30_522  # ... which it also runs with bert-base-uncased's vocabulary
 CH2_FORWARD_PASSES = 4  # BertModel, our layers and BERT's one by one, our encoder
 PROBE_LABEL_COUNTS = (25, 50, 100, 200, 500, 1000)  # chapter 1's, <= probe_train_size
+# chapter 5: its sentence-embedding model is all-MiniLM-L6-v2 whatever the profile's
+# classifier; it embeds the book's 135 paragraphs and 45 questions (utils/data: at most
+# 270 tokens, median 81), decodes 5 prompts with 5 rules, and, online, downloads about
+# 1.3 GB of Hub models (a SQuAD reader, GPT-2, T5-small, MMS-TTS, Whisper-tiny) and runs
+# them on a few sentences: that last phase is an allowance, not a measurement. A
+# decoding step of a small model on a GPU is bound by kernel launches, not FLOPs.
+MINILM_SIZES = {"hidden_size": 384, "num_hidden_layers": 6, "intermediate_size": 1536}
+CH5_BOOK_TEXTS, CH5_BOOK_TOKENS = 135 + 45, 128
+CH5_PROMPTS, CH5_RULES = 5, 5
+DECODING_STEP_SECONDS = 0.005
+HUB_APPLICATIONS_SECONDS = 120
+# chapter 6: parsing the chapters, meta-device configurations, IMDb's word counts
+CH6_CPU_SECONDS = 10
+# chapter 7: a forward pass for the prediction, then gradient x input (forward and
+# backward); the deletion check's forward passes a review (the review itself, 4 random
+# maskings, the top tokens by size and by sign); integrated gradients on a quarter of
+# the reviews, 16 steps of forward and backward, then the all-masked baseline and the
+# top tokens
+CH7_GRADIENT_PASSES = 1 + 3
+CH7_DELETION_PASSES = 1 + 4 + 2
+CH7_IG_STEPS = 16
 
 
 # --- FLOPs ----------------------------------------------------------------------
@@ -111,6 +159,13 @@ def layer_flops_per_token(d: int, d_ff: int, n: int) -> int:
     """Forward FLOPs per token of one Transformer layer over n tokens (chapter 2):
     projections 8d^2, feed-forward 4 d d_ff, attention scores and weighted sum 4nd."""
     return 8 * d * d + 4 * d * d_ff + 4 * n * d
+
+
+def layer_parameters(d: int, d_ff: int) -> int:
+    """Parameters of one Transformer layer (chapter 2): W^Q, W^K, W^V, W^O with biases
+    4(d^2 + d), the feed-forward network 2 d d_ff + d_ff + d, two LayerNorms 4d; with
+    d_ff = 4d, 12 d^2 + 13 d. BERT's and GPT-2's layers alike."""
+    return 4 * (d * d + d) + (2 * d * d_ff + d_ff + d) + 4 * d
 
 
 def sizes(config) -> tuple[int, int, int]:
@@ -187,11 +242,15 @@ def padded_length(table, limit: int) -> tuple[float, float]:
 
 
 def flops_per_second(where: str, config) -> float:
-    """Achieved FLOP/s: measured on the CPU; on the T4, an assumed share of its peak."""
+    """Achieved FLOP/s: measured on the CPU; on a GPU, an assumed share of its peak.
+
+    ``where`` is 'cpu', a precision on the T4 ('fp16', 'fp32'), or 'GPU:precision'
+    for a GPU of ``GPU_PEAK_FLOPS`` (e.g. 'A100:fp16')."""
     if where == "cpu":
         return CPU_FP32_FLOPS
+    gpu, _, precision = where.rpartition(":")
     size = "base" if config.hidden_size >= BASE_WIDTH else "tiny"
-    return T4_PEAK_FLOPS[where] * ACHIEVED_SHARE[size]
+    return GPU_PEAK_FLOPS[gpu or "T4"][precision] * ACHIEVED_SHARE[size]
 
 
 def cpu_seconds(task: str, reviews: float) -> float:
@@ -363,11 +422,129 @@ def _chapter04(p: Profile, config, where: str) -> dict[str, float]:
     }
 
 
+def _classifier_seconds(p: Profile, config, where: str, reviews, table, passes=1):
+    """``passes`` forward passes (3: a training step) of the profile's classifier over
+    ``reviews`` reviews padded as in ``table`` at the profile's max_length."""
+    flops = encoder_flops(config, reviews, *padded_length(table, p.max_length))
+    flops += classifier_head_flops(config, reviews)
+    return passes * flops / flops_per_second(where, config)
+
+
+def fine_tuning_seconds(p: Profile, config, where: str) -> float:
+    """Chapter 4's training run with profile ``p``: forward and backward passes over
+    ``epochs`` x the training reviews, on ``where`` (see ``flops_per_second``)."""
+    train = p.train_size or IMDB_SPLIT
+    return _classifier_seconds(p, config, where, p.epochs * train, GROUPED_TRAIN, 3)
+
+
+def _classifier_training(p: Profile, config, where: str) -> dict[str, float]:
+    """utils.sentiment.fine_tuned_classifier: chapter 4's training run, counted in
+    full, as in a fresh Colab runtime (on a machine that ran it before it loads)."""
+    return {
+        "fine-tuning with chapter 4's recipe (once, then cached)": fine_tuning_seconds(
+            p, config, where
+        ),
+        "tokenizing for it (CPU)": cpu_seconds(
+            "tokenize_map", p.train_size or IMDB_SPLIT
+        ),
+    }
+
+
+def _chapter05(p: Profile, config, where: str) -> dict[str, float]:
+    """Zero-shot and fine-tuned classification of the test sample, search over the
+    book's paragraphs, decoding with the tiny CLM and the Hub applications; and, as in a
+    fresh Colab runtime, the two models it takes from chapters 3 and 4, trained."""
+    from transformers import BertConfig
+
+    from utils.finetune import VALIDATION_FRACTION
+
+    minilm, (_, gpt) = BertConfig(**MINILM_SIZES), tiny_configs(p)
+    train, test = p.train_size or IMDB_SPLIT, p.test_size or IMDB_SPLIT
+    validation = max(2, round(VALIDATION_FRACTION * train))
+    reviews = encoder_flops(
+        minilm, validation + test, *padded_length(GROUPED_EVAL, p.max_length)
+    )
+    book = encoder_flops(minilm, CH5_BOOK_TEXTS, CH5_BOOK_TOKENS)
+    texts, held = p.pretrain_texts or IMDB_SPLIT, p.pretrain_eval_texts
+    steps = CH5_PROMPTS * CH5_RULES * p.decoding_new_tokens
+    return {
+        **_classifier_training(p, config, where),
+        "tiny CLM: chapter 3's run (once, then cached)": _pretraining_flops(p)[
+            "CLM pretraining"
+        ]
+        / flops_per_second(where, gpt),
+        "tiny CLM's tokenizer and blocks (CPU)": (
+            cpu_seconds("bpe_train", texts) + cpu_seconds("tiny_tokenize", texts + held)
+        ),
+        "embeddings: zero-shot reviews, the book's paragraphs": (reviews + book)
+        / flops_per_second(where, minilm),
+        "fine-tuned classifier on the test sample": _classifier_seconds(
+            p, config, where, test, GROUPED_EVAL
+        ),
+        "tokenizing (CPU)": cpu_seconds("tokenize", 4 * (validation + test)),
+        "decoding with the tiny CLM": steps * DECODING_STEP_SECONDS,
+        "Hub applications (online only): download and run": HUB_APPLICATIONS_SECONDS,
+    }
+
+
+def _chapter06(p: Profile, config, where: str) -> dict[str, float]:
+    """Reading the chapters' imports, counting parameters on the meta device and
+    IMDb's size: no model runs."""
+    return {"chapters, configurations, data statistics (CPU)": CH6_CPU_SECONDS}
+
+
+def _chapter07(p: Profile, config, where: str) -> dict[str, float]:
+    """The fine-tuned classifier, gradient x input attributions on
+    attribution_reviews test reviews with the deletion check, and tokenizer
+    fertility on the test sample."""
+    test = p.test_size or IMDB_SPLIT
+    reviews = min(p.attribution_reviews, test)
+    integrated = max(1, reviews // 4)
+
+    def passes(n, count):
+        return _classifier_seconds(p, config, where, n, GROUPED_EVAL, count)
+
+    return {
+        **_classifier_training(p, config, where),
+        "gradient x input": passes(reviews, CH7_GRADIENT_PASSES),
+        "deletion check: forward passes": passes(reviews, CH7_DELETION_PASSES),
+        "integrated gradients": passes(integrated, 3 * CH7_IG_STEPS + 2),
+        "tokenizer fertility (CPU)": cpu_seconds("tokenize", test),
+    }
+
+
+def _chapter08(p: Profile, config, where: str) -> dict[str, float]:
+    """The measured training step, the classifier's predictions on the test sample
+    (accuracy and throughput), the baselines, and IMDb's statistics."""
+    train, test = p.train_size or IMDB_SPLIT, p.test_size or IMDB_SPLIT
+    step = 3 * encoder_flops(config, p.memory_check_batch, p.max_length)
+    return {
+        **_classifier_training(p, config, where),
+        "memory check: 2 training steps": 2 * step / flops_per_second(where, config),
+        "predictions on the test sample": _classifier_seconds(
+            p, config, where, test, GROUPED_EVAL
+        ),
+        "tokenizing the test sample (CPU)": cpu_seconds("tokenize_map", test),
+        "TF-IDF and NBSVM baselines (CPU)": (
+            cpu_seconds("tfidf_fit", train)
+            + cpu_seconds("tfidf_predict", test)
+            + cpu_seconds("nb_features", train)
+            + cpu_seconds("nbsvm_fit", train)
+            + cpu_seconds("nbsvm_predict", test)
+        ),
+        "IMDb statistics (CPU)": cpu_seconds("word_count", 2 * IMDB_SPLIT),
+    }
+
+
 _CHAPTER_PHASES = {
     "01": _chapter01,
     "02": _chapter02,
     "03": _chapter03,
     "04": _chapter04,
+    "05": _chapter05,
+    "06": _chapter06,
+    "07": _chapter07,
+    "08": _chapter08,
 }
 
 
@@ -401,6 +578,21 @@ def colab_t4_minutes(
     return sum(breakdown(chapter, profile, model_config, runs_on=runs_on).values()) / 60
 
 
+def minutes_on(
+    chapter: str, profile: Profile, device: str, model_config=None
+) -> float:
+    """Estimated minutes of ``chapter`` with ``profile`` where its heavy compute runs on
+    ``device``: 'CPU' (the 2 measured cores, fp32) or a GPU of ``GPU_PEAK_FLOPS`` in
+    the precision the chapter uses there (``RUNS_ON``). The T4's is
+    ``colab_t4_minutes``; only the GPU phases change from one GPU to another."""
+    if device != "CPU" and device not in GPU_PEAK_FLOPS:
+        raise ValueError(
+            f"device={device!r}: use CPU or one of {', '.join(GPU_PEAK_FLOPS)}"
+        )
+    where = "cpu" if device == "CPU" else f"{device}:{RUNS_ON[chapter]}"
+    return sum(breakdown(chapter, profile, model_config, runs_on=where).values()) / 60
+
+
 # --- fitting a chapter under the limit ------------------------------------------
 
 # Settings that scale a chapter's cost without changing what it shows, in sets tried one
@@ -410,6 +602,10 @@ SHRINK_KNOBS = {
     "02": (("attention_examples",),),
     "03": (("pretrain_steps_mlm", "pretrain_steps_clm"), ("pretrain_batch_size",)),
     "04": (("epochs",), ("train_size",)),
+    "05": (("train_size",), ("pretrain_steps_clm",)),
+    "06": (),
+    "07": (("attribution_reviews",), ("train_size",)),
+    "08": (("test_size",), ("train_size",)),
 }
 _WHOLE_SPLIT_FIELDS = ("train_size", "test_size", "pretrain_texts")  # None: 25,000
 

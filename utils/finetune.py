@@ -129,19 +129,37 @@ def collator(tokenizer, pad_to_multiple_of: int | None = PAD_TO_MULTIPLE_OF):
     return DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_to_multiple_of)
 
 
+def per_process_batch(profile: Profile, processes: int = 1) -> int:
+    """The per-device batch that keeps the profile's ``batch_size`` when ``processes``
+    processes train together (``torchrun``, data parallel): ``batch_size`` = per-device
+    batch x ``gradient_accumulation_steps`` x ``processes``."""
+    per_device, left = divmod(profile.per_device_batch_size, processes)
+    if left or not per_device:
+        raise ValueError(
+            f"batch_size={profile.batch_size} with gradient_accumulation_steps="
+            f"{profile.gradient_accumulation_steps} does not split evenly over "
+            f"{processes} processes: make the per-device batch "
+            f"({profile.per_device_batch_size}) a multiple of {processes}"
+        )
+    return per_device
+
+
 def training_arguments(
     profile: Profile,
     output_dir: str,
     precision_args: dict,
     seed: int = 42,
     eval_steps: int | None = None,
+    processes: int = 1,
     **overrides,
 ):
     """The article's ``TrainingArguments``, translated to transformers 5 and sized by
     ``profile``.
 
     ``eval_steps=None`` evaluates once an epoch; a number evaluates every that many
-    steps, and logs the training loss four times as often.
+    steps, and logs the training loss four times as often. With ``processes`` > 1 (a
+    ``torchrun`` launch) each process takes its share of the batch, so that the batch
+    the model learns from stays the profile's.
     """
     from transformers import TrainingArguments
 
@@ -157,7 +175,7 @@ def training_arguments(
     kwargs = dict(
         output_dir=output_dir,  # a temporary folder: nothing lands in the repository
         num_train_epochs=profile.epochs,
-        per_device_train_batch_size=profile.per_device_batch_size,
+        per_device_train_batch_size=per_process_batch(profile, processes),
         gradient_accumulation_steps=profile.gradient_accumulation_steps,
         per_device_eval_batch_size=profile.eval_batch_size,
         learning_rate=profile.learning_rate,
@@ -171,6 +189,11 @@ def training_arguments(
         **schedule,
         **precision_args,  # e.g. use_cpu=True, bf16=True
     )
+    if processes > 1:
+        # The classifier's loss is already the mean over the batch. Left on,
+        # transformers multiplies it by the number of processes, as it does for losses
+        # that sum over tokens: the loss doubles on 2 processes (transformers #35078).
+        kwargs["average_tokens_across_devices"] = False
     kwargs.update(overrides)
     return TrainingArguments(**kwargs)
 
@@ -255,7 +278,8 @@ def recorded_runs(
     """The runs of ``scripts/finetune_imdb.py`` recorded in ``results/`` for
     ``profile``, newest first.
 
-    ``kind`` is ``finetune`` (the default run) or ``baselines`` (``--baselines-only``).
+    ``kind`` is ``finetune`` (the default run), ``baselines`` (``--baselines-only``) or
+    ``benchmark`` (``scripts/benchmark_recipes.py``).
 
     Empty where there are none (or where the repository's ``results/`` is not at hand,
     as in Colab).

@@ -13,16 +13,16 @@ from collections.abc import Iterator
 
 import torch
 
+from utils.memory import MEMORY_HEADROOM, activation_bytes, bytes_per_parameter
+
 PRECISIONS = ("fp32", "bf16", "fp16")
 # Ampere (8.0) brought bf16 tensor cores; torch.cuda.is_bf16_supported() also
 # counts emulation, so it says True on a T4 (7.5), where bf16 is slower than fp16.
 NATIVE_BF16_CAPABILITY = (8, 0)
 CPU_BF16_FLAGS = {"amx_bf16": "AMX", "avx512_bf16": "AVX512-BF16"}
-# Mixed-precision AdamW keeps per parameter: 16-bit weights and gradients (2 + 2),
-# an fp32 master copy (4) and two fp32 moments (4 + 4). Plain fp32 AdamW: also 16.
-BYTES_PER_PARAMETER = 16
-# The CUDA context, cuBLAS workspaces and allocator fragmentation take the rest.
-MEMORY_HEADROOM = 0.85
+# Training memory per parameter and per sample, and the share of a GPU to fill: one
+# source, utils.memory (checked against a measured training step in tests/).
+BYTES_PER_PARAMETER = bytes_per_parameter("mixed")
 
 
 def pick_device() -> torch.device:
@@ -145,30 +145,6 @@ def gpu_memory_bytes(device: torch.device) -> int:
     return torch.cuda.get_device_properties(device).total_memory
 
 
-def activation_bytes(
-    max_length: int,
-    layers: int,
-    hidden: int,
-    heads: int,
-    bytes_per_activation: int = 2,
-    attention_scores: bool = False,
-) -> int:
-    """Activations one training sample keeps for the backward pass.
-
-    Korthikanti et al. 2022 ("Reducing Activation Recomputation in Large
-    Transformer Models", eq. 2): per token and layer, a Transformer layer keeps
-    16 values of the hidden size plus two 1-byte dropout masks (34*h bytes in 16
-    bits), and per head the softmax scores, their dropout mask and the dropped
-    scores (5*a*s bytes). SDPA and flash attention, the default for Hugging Face
-    models, recompute the scores in the backward pass instead of storing them,
-    so that term counts only with ``attention_scores=True`` (eager attention).
-    """
-    per_token = (16 * bytes_per_activation + 2) * hidden
-    if attention_scores:
-        per_token += (2 * bytes_per_activation + 1) * heads * max_length
-    return layers * max_length * per_token
-
-
 def fit_batch_size(
     target_batch: int,
     max_length: int,
@@ -185,7 +161,8 @@ def fit_batch_size(
 
     The per-device batch is the largest power of two dividing ``target_batch``
     whose estimated training memory, ``BYTES_PER_PARAMETER`` per parameter plus
-    ``activation_bytes`` per sample, fits in 85% of ``memory_bytes``. If not
+    ``activation_bytes`` per sample (``utils.memory``), fits in 85% of
+    ``memory_bytes``. If not
     even one sample fits, the answer is (1, target_batch): the estimate is
     rough, and a real shortfall is reported by ``explain_oom``.
     """

@@ -46,6 +46,14 @@ def _loadable(name: str) -> bool:
     return True
 
 
+def hub_model_available(name: str) -> tuple[bool, str]:
+    """Whether ``name`` can be loaded here and now (online, or from the local Hugging
+    Face cache), and if not, why, in words a page can show."""
+    if _loadable(name):
+        return True, ""
+    return False, f"the Hugging Face Hub is out of reach and {name} is not cached here"
+
+
 def resolve_model(name: str) -> ModelChoice:
     """Where to load ``name`` (a Hub id or a local folder) from."""
     if Path(name).is_dir():

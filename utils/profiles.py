@@ -75,6 +75,17 @@ class Profile:
     # --- chapter 1's probe: a linear classifier on frozen features, with few labels
     probe_train_size: int
     probe_test_size: int
+    # --- chapter 5's applications: the sentence-embedding model (a Hub id) for
+    # zero-shot classification and search, and the text generated per decoding
+    # strategy: continuations per prompt, tokens per continuation
+    embedding_model: str
+    decoding_samples: int
+    decoding_new_tokens: int
+    # --- chapters 7 and 8: test reviews whose gradient x input attributions are
+    # checked by deleting tokens (chapter 7), and the samples in the training step
+    # whose memory is measured against the calculator (chapter 8)
+    attribution_reviews: int
+    memory_check_batch: int
     # --- per-device batch = batch_size // gradient_accumulation_steps (fitted to the
     # GPU found)
     gradient_accumulation_steps: int = 1
@@ -141,6 +152,11 @@ PROFILES: dict[str, Profile] = {
         attention_examples=8,
         probe_train_size=200,
         probe_test_size=500,
+        embedding_model="sentence-transformers/all-MiniLM-L6-v2",
+        decoding_samples=4,
+        decoding_new_tokens=40,
+        attribution_reviews=64,
+        memory_check_batch=8,
     ),
     "full": Profile(
         name="full",
@@ -181,6 +197,11 @@ PROFILES: dict[str, Profile] = {
         attention_examples=64,
         probe_train_size=1_000,
         probe_test_size=5_000,
+        embedding_model="sentence-transformers/all-MiniLM-L6-v2",
+        decoding_samples=8,
+        decoding_new_tokens=60,
+        attribution_reviews=500,
+        memory_check_batch=8,
     ),
 }
 

@@ -58,6 +58,8 @@ def cache_folder(setup) -> Path:
 def train_classifier(setup):
     """A ``Trainer`` that has fine-tuned with chapter 4's recipe at the profile's
     sizes."""
+    from transformers import PrinterCallback
+
     from utils import finetune as ft
     from utils.environment import seed_everything
     from utils.imdb import load_imdb
@@ -83,6 +85,8 @@ def train_classifier(setup):
         disable_tqdm=True,
     )
     trainer = ft.make_trainer(model, args, tokenized, tokenizer)
+    # without a progress bar, Trainer prints its logs as dicts: not for a chapter's page
+    trainer.remove_callback(PrinterCallback)
     ft.train(trainer, profile)
     return trainer
 
