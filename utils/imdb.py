@@ -65,6 +65,14 @@ def cache_dir() -> Path:
     )
 
 
+def recipe_folder(kind: str, profile_name: str, recipe: dict) -> Path:
+    """The cache folder of what was trained with ``recipe`` (a JSON-able dict): one
+    folder per recipe, named by the profile and a hash of the recipe."""
+    key = json.dumps(recipe, sort_keys=True)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return cache_dir() / kind / f"{profile_name}-{digest}"
+
+
 def _review(
     split: str, folder: str, name: str, where: str, text: str
 ) -> tuple[str, dict]:

@@ -12,7 +12,6 @@ book's cache, so no chapter depends on another notebook having run.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import tempfile
 from pathlib import Path
@@ -48,11 +47,9 @@ def recipe(setup) -> dict:
 def cache_folder(setup) -> Path:
     """Where the model trained with ``setup``'s recipe is kept (one folder per
     recipe)."""
-    from utils.imdb import cache_dir
+    from utils.imdb import recipe_folder
 
-    key = json.dumps(recipe(setup), sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return cache_dir() / "classifiers" / f"{setup.profile.name}-{digest}"
+    return recipe_folder("classifiers", setup.profile.name, recipe(setup))
 
 
 def train_classifier(setup):

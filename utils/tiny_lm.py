@@ -16,7 +16,6 @@ times), in the precision ``setup`` chose. Chapter 3 shows that loop, and checks 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -210,11 +209,9 @@ def recipe(setup) -> dict:
 def cache_folder(setup) -> Path:
     """Where the model trained with ``setup``'s recipe is kept (one folder per
     recipe)."""
-    from utils.imdb import cache_dir
+    from utils.imdb import recipe_folder
 
-    key = json.dumps(recipe(setup), sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return cache_dir() / "tiny_clm" / f"{setup.profile.name}-{digest}"
+    return recipe_folder("tiny_clm", setup.profile.name, recipe(setup))
 
 
 def train_tiny_clm(setup):
