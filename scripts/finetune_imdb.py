@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import platform
@@ -44,6 +45,8 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from transformers import TrainerCallback
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # `import utils` without installing the package
@@ -67,6 +70,26 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=float, help="override the profile's epochs")
     parser.add_argument(
         "--learning-rate", type=float, help="override the profile's learning rate"
+    )
+    parser.add_argument(
+        "--max-length", type=int, help="override the profile's tokens per review"
+    )
+    parser.add_argument(
+        "--head-tokens",
+        type=int,
+        help="override the profile's tokens kept from a long review's start",
+    )
+    parser.add_argument(
+        "--run-dir",
+        default=str(REPO / "runs"),
+        help="where checkpoints go while training (default: runs/); a run "
+        "started again with the same settings goes on from its last checkpoint",
+    )
+    parser.add_argument(
+        "--save-steps",
+        type=int,
+        default=100,
+        help="optimizer steps between checkpoints (default: 100)",
     )
     parser.add_argument(
         "--truncation",
@@ -184,9 +207,78 @@ class SeenRecorder:
         return self.collate(features)
 
 
-def fine_tune(setup, data, tokenizer, truncation: str, state, record_seen=None) -> dict:
+class TrainingClock(TrainerCallback):
+    """A ``TrainerCallback`` that keeps the training seconds of every run segment in
+    ``<run folder>/clock.json`` at each checkpoint, so that a resumed run reports the
+    time of all its segments, not only of the last."""
+
+    def __init__(self, folder: Path):
+        self.path = folder / "clock.json"
+        self.saved = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.before = 0.0
+        self.start = time.perf_counter()
+
+    def resume_at(self, step: int) -> None:
+        """Count the seconds that the segments before ``step``'s checkpoint took."""
+        self.before = self.saved.get(str(step), 0.0)
+        self.start = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.before + time.perf_counter() - self.start
+
+    def on_save(self, args, state, control, **kwargs):
+        self.saved[str(state.global_step)] = self.seconds()
+        if state.is_world_process_zero:
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.saved))
+            tmp.replace(self.path)
+
+
+def run_folder(root: str, key: dict) -> Path:
+    """One folder per run setting (profile, sizes, truncation, commit, ...): a run
+    started again with the same settings finds its checkpoints there."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(root) / f"finetune_imdb-{digest}"
+
+
+def last_complete_checkpoint(folder: Path) -> str | None:
+    """The newest checkpoint that Trainer finished writing (its ``trainer_state.json``
+    is written last); half-written ones, from a run stopped while saving, are removed
+    and said."""
+    import shutil
+
+    def step(path: Path) -> int:
+        return int(path.name.rpartition("-")[2])
+
+    checkpoints = sorted(folder.glob("checkpoint-*"), key=step, reverse=True)
+    for path in checkpoints:
+        if (path / "trainer_state.json").exists():
+            return str(path)
+        print(f"{path.name} is incomplete (the run stopped while saving it): removed.")
+        shutil.rmtree(path)
+    return None
+
+
+def fine_tune(
+    setup,
+    data,
+    tokenizer,
+    truncation: str,
+    state,
+    record_seen=None,
+    folder: Path | None = None,
+    save_steps: int = 100,
+) -> dict:
     """Tokenize, fine-tune, evaluate: one run of the chapter's recipe, on this process's
-    share of the data when ``state`` (accelerate's) has several processes."""
+    share of the data when ``state`` (accelerate's) has several processes.
+
+    With a ``folder``, a checkpoint is saved every ``save_steps`` optimizer steps, and a
+    run that finds one there goes on from the newest (the same settings, stopped
+    before the end). Without, nothing is saved.
+    """
+    import shutil
+
+    import numpy as np
     import torch
     from utils import finetune as ft
     from utils.models import load_classifier
@@ -202,9 +294,18 @@ def fine_tune(setup, data, tokenizer, truncation: str, state, record_seen=None) 
         )
     if setup.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    with (
-        tempfile.TemporaryDirectory() as output_dir
-    ):  # checkpoints and logs never land in the repository
+    with contextlib.ExitStack() as stack:
+        if folder is None:  # checkpoints and logs never land in the repository
+            output_dir = stack.enter_context(tempfile.TemporaryDirectory())
+            saving = {"save_strategy": "no"}
+        else:
+            output_dir = str(folder / truncation.replace("+", "_"))
+            Path(output_dir).mkdir(parents=True, exist_ok=True)
+            saving = {
+                "save_strategy": "steps",
+                "save_steps": save_steps,
+                "save_total_limit": 1,
+            }
         args = ft.training_arguments(
             profile,
             output_dir,
@@ -216,14 +317,35 @@ def fine_tune(setup, data, tokenizer, truncation: str, state, record_seen=None) 
             logging_steps=100,
             # keep the example column for SeenRecorder, which takes it out again
             remove_unused_columns=not record_seen,
+            **saving,
         )
-        trainer = ft.make_trainer(load_classifier(setup), args, tokenized, tokenizer)
+        trainer = ft.make_trainer(
+            load_classifier(setup),
+            args,
+            tokenized,
+            tokenizer,
+            pad_to_multiple_of=setup.recipe.pad_to_multiple_of,
+        )
+        clock = TrainingClock(Path(output_dir))
+        trainer.add_callback(clock)
+        resume = last_complete_checkpoint(Path(output_dir)) if folder else None
+        if resume:
+            resumed_at = int(resume.rpartition("-")[2])
+            clock.resume_at(resumed_at)
+            print(f"going on from {Path(resume).name} (step {resumed_at})")
         if record_seen:
             trainer.data_collator = recorder = SeenRecorder(trainer.data_collator)
-        train = ft.train(trainer, profile).metrics
+        train = ft.train(trainer, profile, resume_from_checkpoint=resume).metrics
+        train_seconds = clock.seconds()
         start = time.perf_counter()
-        scores = trainer.evaluate()
+        # in the test split's order, so that each review's answer can be paired with
+        # another classifier's on the same review
+        prediction = ft.predict_in_order(trainer, tokenized["test"])
         eval_s = time.perf_counter() - start
+        scores = {k.removeprefix("test_"): v for k, v in prediction.metrics.items()}
+        correct = prediction.predictions.argmax(-1) == prediction.label_ids
+        if folder is not None and state.is_main_process:
+            shutil.rmtree(output_dir)  # the run is over: its checkpoints go
     memory, memory_kind = peak_memory_gb(setup.device)
     if record_seen:
         folder = Path(record_seen)
@@ -240,14 +362,20 @@ def fine_tune(setup, data, tokenizer, truncation: str, state, record_seen=None) 
         )
     return {
         "truncation": truncation,
-        "accuracy": scores["eval_accuracy"],
-        "f1": scores["eval_f1"],
-        "precision": scores["eval_precision"],
-        "recall": scores["eval_recall"],
-        "eval_loss": scores["eval_loss"],  # averaged over all processes' reviews
+        "accuracy": scores["accuracy"],
+        "f1": scores["f1"],
+        "precision": scores["precision"],
+        "recall": scores["recall"],
+        "eval_loss": scores["loss"],  # averaged over all processes' reviews
         "optimizer_steps": trainer.state.global_step,
-        "train_seconds": train["train_runtime"],
-        "train_samples_per_second": train["train_samples_per_second"],
+        "resumed_from_step": resumed_at if resume else None,
+        "train_seconds": train_seconds,
+        # the reviews of every epoch over the seconds of every segment
+        "train_samples_per_second": (
+            len(tokenized["train"]) * profile.epochs / train_seconds
+            if resume
+            else train["train_samples_per_second"]
+        ),
         "eval_seconds": eval_s,
         "eval_samples_per_second": len(tokenized["test"]) / eval_s,
         "peak_memory_gb": round(memory, 3),
@@ -255,6 +383,8 @@ def fine_tune(setup, data, tokenizer, truncation: str, state, record_seen=None) 
         "loss_history": [
             (h["step"], h["loss"]) for h in trainer.state.log_history if "loss" in h
         ],
+        # 1 where the test review (in the test split's order) was classified right
+        "correct": "".join("1" if c else "0" for c in np.asarray(correct)),
     }
 
 
@@ -295,6 +425,8 @@ def fine_tune_and_record(cli, provenance: dict, state, argv=None) -> Path | None
         for k, v in {
             "epochs": cli.epochs,
             "learning_rate": cli.learning_rate,
+            "max_length": cli.max_length,
+            "head_tokens": cli.head_tokens,
             "model": cli.model,
         }.items()
         if v is not None
@@ -326,6 +458,11 @@ def fine_tune_and_record(cli, provenance: dict, state, argv=None) -> Path | None
         "versions": versions(),
         "train_size": len(data["train"]),
         "test_size": len(data["test"]),
+        # the test reviews' order, which the per-review ``correct`` strings follow
+        "test_order_sha256": hashlib.sha256(
+            "\n".join(data["test"]["text"]).encode()
+        ).hexdigest(),
+        "recipe": setup.recipe.describe(),
         "hyperparameters": {
             k: getattr(profile, k)
             for k in (
@@ -367,9 +504,26 @@ def fine_tune_and_record(cli, provenance: dict, state, argv=None) -> Path | None
         else [cli.truncation]
     )
     record["runs"] = []
+    # the settings that make a run; a run started again with all of them the same
+    # goes on from its checkpoints
+    key = {
+        k: record[k]
+        for k in ("profile", "commit", "model", "precision", "train_size", "test_size")
+    }
+    key.update(record["hyperparameters"], processes=state.num_processes)
+    folder = run_folder(cli.run_dir, key)
     for truncation in truncations:
         seed_everything(setup.seed)  # each truncation starts from the same random head
-        run = fine_tune(setup, data, tokenizer, truncation, state, cli.record_seen)
+        run = fine_tune(
+            setup,
+            data,
+            tokenizer,
+            truncation,
+            state,
+            cli.record_seen,
+            folder,
+            cli.save_steps,
+        )
         record["runs"].append(run)
         print(
             f"{truncation}: accuracy {run['accuracy']:.4f}, F1 {run['f1']:.4f}, "

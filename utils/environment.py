@@ -27,6 +27,7 @@ from utils.hardware import (
 )
 from utils.models import ModelChoice, resolve_model
 from utils.profiles import Profile, get_profile, parse_overrides
+from utils.recipe import Recipe, accumulation_for, pick_recipe
 
 __all__ = [
     "ChapterSetup",
@@ -119,6 +120,19 @@ def fit_to_gpu(profile: Profile, model: ModelChoice, device: torch.device) -> Pr
     return profile.replace(gradient_accumulation_steps=steps)
 
 
+def fit_to_cpu(profile: Profile, recipe: Recipe) -> Profile:
+    """Run the profile's batch as gradient-accumulation steps of the recipe's
+    per-device batch (the fastest the benchmark measured on a CPU); the batch the model
+    learns from stays ``batch_size``. An explicit ``gradient_accumulation_steps`` is
+    kept."""
+    if "gradient_accumulation_steps" in profile.changed or recipe.device_batch is None:
+        return profile
+    steps = accumulation_for(profile.batch_size, recipe.device_batch)
+    if steps == profile.gradient_accumulation_steps:
+        return profile
+    return profile.replace(gradient_accumulation_steps=steps)
+
+
 @dataclass
 class ChapterSetup:
     """What a chapter needs to know about where it runs."""
@@ -128,6 +142,12 @@ class ChapterSetup:
     profile: Profile
     model: ModelChoice
     seed: int
+    # how batches are cut and padded on this device (utils.recipe)
+    recipe: Recipe = None  # type: ignore[assignment]
+
+    def __post_init__(self):
+        if self.recipe is None:
+            self.recipe = pick_recipe(self.device)
 
     @property
     def precision(self) -> str:
@@ -174,10 +194,13 @@ def setup_chapter(seed: int = 42, profile: str | Profile | None = None) -> Chapt
     device = pick_device()
     chosen = resolve_profile(profile, device)
     model = resolve_model(chosen.model)
+    recipe = pick_recipe(device)
     if device.type == "cuda":
         chosen = fit_to_gpu(chosen, model, device)
+    else:
+        chosen = fit_to_cpu(chosen, recipe)
     precision = pick_precision(device, os.environ.get("BOOK_PRECISION"))
-    setup = ChapterSetup(device, precision, chosen, model, seed)
+    setup = ChapterSetup(device, precision, chosen, model, seed, recipe)
     print(setup.summary())
     if device.type == "cuda" and "bf16" not in precision:
         print(precision_reason(device, os.environ.get("BOOK_PRECISION")))

@@ -247,7 +247,7 @@ def make_trainer(
     from transformers import Trainer
 
     eval_split = "validation" if "validation" in tokenized else "test"
-    return Trainer(
+    trainer = Trainer(
         model=model,
         args=args,
         train_dataset=tokenized["train"],
@@ -257,11 +257,17 @@ def make_trainer(
         compute_metrics=metrics_function(),
         callbacks=callbacks,
     )
+    # A classifier's forward takes **kwargs, so Trainer assumes its loss is already
+    # divided by the reviews of the whole accumulated batch and does not divide it by
+    # gradient_accumulation_steps. But the loss is each step's mean: left alone, the
+    # gradients (and the logged loss) grow with the accumulation steps.
+    trainer.model_accepts_loss_kwargs = False
+    return trainer
 
 
-def train(trainer, profile: Profile):
-    """``trainer.train()``; a CUDA out-of-memory error ends in one line naming the
-    knobs."""
+def train(trainer, profile: Profile, **kwargs):
+    """``trainer.train(**kwargs)``; a CUDA out-of-memory error ends in one line naming
+    the knobs."""
     from utils.hardware import explain_oom
 
     with explain_oom(
@@ -269,7 +275,7 @@ def train(trainer, profile: Profile):
         profile.max_length,
         profile.gradient_accumulation_steps,
     ):
-        return trainer.train()
+        return trainer.train(**kwargs)
 
 
 def recorded_runs(
