@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from utils import device as device_tools
 from utils.hardware import (
     fit_batch_size,
     gpu_memory_bytes,
@@ -153,6 +154,35 @@ class ChapterSetup:
     def precision(self) -> str:
         return precision_name(self.precision_args)
 
+    # --- device and precision in one place (utils.device) -------------------------
+
+    @property
+    def dtype(self) -> torch.dtype | None:
+        """The autocast type (torch.bfloat16 or torch.float16), None in fp32."""
+        return device_tools.autocast_dtype(self.precision)
+
+    def autocast(self):
+        """``with setup.autocast():`` runs the block in the chosen precision."""
+        return device_tools.autocast(self.device, self.precision)
+
+    def to_device(self, batch):
+        """A tensor, or a dict/``BatchEncoding`` of them, on the chosen device."""
+        return device_tools.to_device(batch, self.device)
+
+    def stopwatch(self) -> device_tools.Stopwatch:
+        """``with setup.stopwatch() as clock: ...``; then ``clock.seconds``, with the
+        device's queued work waited for at both ends."""
+        return device_tools.Stopwatch(self.device)
+
+    def grad_scaler(self):
+        """A ``GradScaler``, on in fp16 only."""
+        return device_tools.grad_scaler(self.device, self.precision)
+
+    def optimizer_step(self, loss, optimizer, scaler, schedule=None, **kwargs) -> bool:
+        """Backward, clip, step and schedule, skipping the schedule when fp16 skipped
+        the step (``utils.device.optimizer_step``)."""
+        return device_tools.optimizer_step(loss, optimizer, scaler, schedule, **kwargs)
+
     def summary(self) -> str:
         import datasets
         import transformers
@@ -186,9 +216,16 @@ class ChapterSetup:
         print(f"Not reached with the changed profile: {goal}")
 
 
-def setup_chapter(seed: int = 42, profile: str | Profile | None = None) -> ChapterSetup:
+def setup_chapter(
+    chapter: str | None = None,
+    seed: int = 42,
+    profile: str | Profile | None = None,
+) -> ChapterSetup:
     """Seed everything, quiet the libraries, resolve device, precision, profile and
-    model once; print them in one line (plus one line for each fallback taken)."""
+    model once; print them in one line (plus one line for each fallback taken).
+
+    ``chapter`` ("04") names the calling chapter, for the line at its top (where it
+    runs and how long it takes)."""
     quiet_libraries()
     seed_everything(seed)
     device = pick_device()
