@@ -293,9 +293,11 @@ def test_out_of_memory_becomes_one_line_naming_the_settings():
         with explain_oom(batch_size=32, max_length=512):
             run_out_of_memory()
     assert str(caught.value) == (
-        "CUDA ran out of memory at batch size 32 x 512 tokens: run each batch in more "
-        "gradient_accumulation_steps (setup.profile.replace(gradient_accumulation_steps"
-        "=2), which keeps batch_size) or use a shorter max_length."
+        "CUDA ran out of memory at batch size 32 x 512 tokens. Run each batch of 32 as "
+        "2 steps of 16 (gradient accumulation: the model still learns from batches of "
+        "32): in the setup cell, give setup_chapter the argument profile=setup.profile"
+        ".replace(gradient_accumulation_steps=2), run it, and run the cells below it "
+        "again. Or use a shorter max_length."
     )
 
 

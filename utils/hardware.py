@@ -189,32 +189,59 @@ class OutOfMemory(RuntimeError):
         return [f"OutOfMemory: {self}"]
 
 
-def _advice(batch_size: int, max_length: int, accumulation: int) -> str:
+def _profile_code(profile, **changes) -> str:
+    """Code for the profile with ``changes``: ``get_profile("full").replace(...)`` with
+    the fields already changed kept, when ``profile`` is known; else in terms of the
+    chapter's ``setup``."""
+    if profile is None:
+        start = "setup.profile"
+    else:
+        start = f'get_profile("{profile.name}")'
+        kept = [f for f in profile.changed if f not in changes]
+        changes = {**{f: getattr(profile, f) for f in kept}, **changes}
+    return f"{start}.replace({', '.join(f'{k}={v!r}' for k, v in changes.items())})"
+
+
+def _advice(batch_size: int, max_length: int, accumulation: int, profile=None) -> str:
     """``batch_size`` is the per-device batch that ran out of memory. The advice is in
     the profile's terms, where ``batch_size`` is the whole batch and the per-device
     batch is ``batch_size // gradient_accumulation_steps``: more accumulation steps make
-    the per-device batch smaller and keep the batch the model learns from."""
+    the per-device batch smaller and keep the batch the model learns from.
+
+    It names code that works when pasted: a profile handed to ``setup_chapter`` in the
+    chapter's setup cell, which the cells below it read their sizes from when run
+    again. (A bare ``setup.profile.replace(...)`` changes nothing: it returns a new
+    profile that no cell reads.)"""
     where = f"CUDA ran out of memory at batch size {batch_size} x {max_length} tokens"
+    imported = "" if profile is None else " (from utils import get_profile)"
+    rerun = f"{imported}, run it, and run the cells below it again"
     if batch_size > 1:
         # halve an even per-device batch, else go to 1 sample a step
         factor = 2 if batch_size % 2 == 0 else batch_size
+        steps = accumulation * factor
+        code = _profile_code(profile, gradient_accumulation_steps=steps)
         return (
-            f"{where}: run each batch in more gradient_accumulation_steps "
-            f"(setup.profile.replace(gradient_accumulation_steps="
-            f"{accumulation * factor}), which keeps batch_size) or use a shorter "
+            f"{where}. Run each batch of {batch_size * accumulation} as {steps} steps "
+            f"of {batch_size // factor} (gradient accumulation: the model still learns "
+            f"from batches of {batch_size * accumulation}): in the setup cell, give "
+            f"setup_chapter the argument profile={code}{rerun}. Or use a shorter "
             "max_length."
         )
+    code = _profile_code(profile, max_length=max_length // 2)
     return (
-        f"{where}: use a shorter max_length "
-        f"(setup.profile.replace(max_length={max_length // 2})) or a larger GPU."
+        f"{where}, one review a step. Use a shorter max_length: in the setup cell, "
+        f"give setup_chapter the argument profile={code}{rerun}. Or use a GPU with "
+        "more memory."
     )
 
 
 @contextlib.contextmanager
 def explain_oom(
-    batch_size: int, max_length: int, accumulation: int = 1
+    batch_size: int, max_length: int, accumulation: int = 1, profile=None
 ) -> Iterator[None]:
-    """Turn a GPU out-of-memory error into one ``OutOfMemory`` line: what to change.
+    """Turn a GPU out-of-memory error into one ``OutOfMemory`` line: what to change,
+    as code to paste into the setup cell (``profile``, the run's ``Profile``, makes it
+    name the profile; without it, the code builds on the chapter's ``setup``).
 
     Other exceptions pass through untouched.
     """
@@ -224,4 +251,6 @@ def explain_oom(
         # The traceback's finished frames hold the failed step's tensors, and a
         # notebook keeps the last error: without this they stay on the GPU.
         traceback.clear_frames(error.__traceback__)
-        raise OutOfMemory(_advice(batch_size, max_length, accumulation)) from None
+        raise OutOfMemory(
+            _advice(batch_size, max_length, accumulation, profile)
+        ) from None
