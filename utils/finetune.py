@@ -281,27 +281,11 @@ def train(trainer, profile: Profile, **kwargs):
 def recorded_runs(
     profile: str = "full", folder=None, kind: str = "finetune"
 ) -> list[dict]:
-    """The runs of ``scripts/finetune_imdb.py`` recorded in ``results/`` for
-    ``profile``, newest first.
+    """The runs recorded in the package's ``utils/results/`` (or ``folder``) for
+    ``profile``, newest first: ``utils.recording.recorded_runs``.
 
-    ``kind`` is ``finetune`` (the default run), ``baselines`` (``--baselines-only``) or
-    ``benchmark`` (``scripts/benchmark_recipes.py``).
+    ``kind`` is ``finetune`` (``scripts/finetune_imdb.py``), ``baselines`` (its
+    ``--baselines-only``) or ``benchmark`` (``scripts/benchmark_recipes.py``)."""
+    from utils.recording import recorded_runs as recorded
 
-    Empty where there are none (or where the repository's ``results/`` is not at hand,
-    as in Colab).
-    """
-    import json
-    from pathlib import Path
-
-    folder = (
-        Path(folder) if folder else Path(__file__).resolve().parent.parent / "results"
-    )
-    runs = [
-        json.loads(p.read_text())
-        for p in sorted(folder.glob(f"{kind}_imdb_{profile}_*.json"))
-    ]
-    return sorted(
-        (r for r in runs if r.get("profile") == profile),
-        key=lambda r: r["date"],
-        reverse=True,
-    )
+    return recorded(profile, folder, kind)
