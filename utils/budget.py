@@ -45,8 +45,9 @@ BASE_WIDTH = 768  # a model at least this wide counts as 'base', narrower as 'ti
 # Where each chapter's heavy compute runs on a T4, read from its code: chapter 1 moves
 # its encoders to setup.device and autocasts to the GPU's half precision; chapter 2
 # loads BERT in fp32; chapter 3 autocasts to setup's precision (fp16 on a T4, with a
-# gradient scaler); chapter 4's Trainer gets fp16=True. 'cpu' would mean Colab's CPU in
-# fp32. Update it with the chapters (tests/test_budget.py checks two of them).
+# gradient scaler); chapter 4's Trainer gets fp16=True. 'cpu' means Colab's CPU in fp32
+# (or no model at all). Update it with the chapters (tests/test_budget.py reads their
+# code and checks every entry).
 RUNS_ON = {
     "01": "fp16",
     "02": "fp32",
@@ -55,10 +56,11 @@ RUNS_ON = {
     # chapter 5 runs its encoders and the tiny CLM under autocast in setup's precision,
     # and trains what it takes from chapters 3 and 4 as they do
     "05": "fp16",
-    # chapters 7 and 8 train with Trainer in fp16 and run the classifier on the GPU
-    # under autocast; chapter 6 runs no model
-    "06": "fp16",
-    "07": "fp16",
+    # chapter 6 runs no model; chapters 7 and 8 take chapter 4's classifier (trained
+    # with Trainer in fp16); chapter 8 runs it under autocast, chapter 7's attributions
+    # run in fp32
+    "06": "cpu",
+    "07": "fp32",
     "08": "fp16",
 }
 
@@ -438,11 +440,14 @@ def fine_tuning_seconds(p: Profile, config, where: str) -> float:
 
 
 def _classifier_training(p: Profile, config, where: str) -> dict[str, float]:
-    """utils.sentiment.fine_tuned_classifier: chapter 4's training run, counted in
-    full, as in a fresh Colab runtime (on a machine that ran it before it loads)."""
+    """utils.sentiment's classifier: chapter 4's training run, counted in full, as in a
+    fresh Colab runtime (on a machine that ran it before it loads). Its Trainer runs in
+    setup's half precision on any GPU, whatever the chapter's own cells do."""
+    gpu, _, _ = where.rpartition(":")
+    trainer = where if where == "cpu" else f"{gpu}:fp16" if gpu else "fp16"
     return {
         "fine-tuning with chapter 4's recipe (once, then cached)": fine_tuning_seconds(
-            p, config, where
+            p, config, trainer
         ),
         "tokenizing for it (CPU)": cpu_seconds(
             "tokenize_map", p.train_size or IMDB_SPLIT
@@ -578,9 +583,7 @@ def colab_t4_minutes(
     return sum(breakdown(chapter, profile, model_config, runs_on=runs_on).values()) / 60
 
 
-def minutes_on(
-    chapter: str, profile: Profile, device: str, model_config=None
-) -> float:
+def minutes_on(chapter: str, profile: Profile, device: str, model_config=None) -> float:
     """Estimated minutes of ``chapter`` with ``profile`` where its heavy compute runs on
     ``device``: 'CPU' (the 2 measured cores, fp32) or a GPU of ``GPU_PEAK_FLOPS`` in
     the precision the chapter uses there (``RUNS_ON``). The T4's is
@@ -589,7 +592,8 @@ def minutes_on(
         raise ValueError(
             f"device={device!r}: use CPU or one of {', '.join(GPU_PEAK_FLOPS)}"
         )
-    where = "cpu" if device == "CPU" else f"{device}:{RUNS_ON[chapter]}"
+    on_cpu = device == "CPU" or RUNS_ON[chapter] == "cpu"
+    where = "cpu" if on_cpu else f"{device}:{RUNS_ON[chapter]}"
     return sum(breakdown(chapter, profile, model_config, runs_on=where).values()) / 60
 
 
@@ -692,6 +696,79 @@ def report(profile: Profile, model_config=None) -> str:
             if minutes > target_minutes():
                 lines += _fit_lines(chapter, profile, model_config, where)
     return "\n".join(lines)
+
+
+# --- the line at the top of each chapter ----------------------------------------
+
+
+def _cores() -> int:
+    """CPU cores this process may use (a container's share, not the host's count)."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows
+        return os.cpu_count() or 1
+
+
+def machine_words(device) -> str:
+    """The machine in a reader's words: 'a 2-core CPU without a GPU', 'a Tesla T4
+    GPU', 'an Apple GPU'."""
+    if device.type == "cuda":
+        import torch
+
+        name = torch.cuda.get_device_name(device)
+        # "an NVIDIA L4", "a Tesla T4": NVIDIA is said en-vidia
+        article = "an" if name[:1].lower() in "aeiou" or name.startswith("NV") else "a"
+        return f"{article} {name} GPU"
+    if device.type == "mps":
+        return "an Apple GPU"
+    return f"a {_cores()}-core CPU without a GPU"
+
+
+def t4_minutes_words(chapter: str) -> str:
+    """'about 15 minutes': the chapter at full size on a Colab T4, rounded."""
+    from utils.profiles import get_profile
+
+    minutes = max(1, round(colab_t4_minutes(chapter, get_profile("full"))))
+    return f"about {minutes} minute{'s' * (minutes > 1)}"
+
+
+def size_matters(chapter: str) -> bool:
+    """Whether the chapter's work grows with the run's sizes (chapter 6 runs no
+    model: it does the same work on any machine)."""
+    from utils.profiles import PROFILES
+
+    costs = {round(colab_t4_minutes(chapter, p), 6) for p in PROFILES.values()}
+    return len(costs) > 1
+
+
+def chapter_line(chapter: str, device, profile: Profile) -> str:
+    """The line at the top of a chapter: where its outputs come from, what that means
+    for their numbers, and how long the chapter takes at full size on a Colab T4."""
+    if chapter not in CHAPTERS:
+        raise ValueError(f"chapter={chapter!r}: use one of {', '.join(CHAPTERS)}")
+    where, time = machine_words(device), t4_minutes_words(chapter)
+    if not size_matters(chapter):
+        return (
+            f"The outputs below come from {where}; this chapter does the same work on "
+            f"any machine and takes {time} on a Colab T4 GPU."
+        )
+    if profile.is_changed:
+        return (
+            f"The outputs below come from {where}, with sizes you changed; at the "
+            f"book's full size the chapter takes {time} on a Colab T4 GPU."
+        )
+    if profile.name == "full":
+        return (
+            f"The outputs below come from {where}, at the chapter's full size; on a "
+            f"Colab T4 GPU it takes {time}."
+        )
+    return (
+        f"The outputs below come from {where}, on small samples with a small model, "
+        f"so their numbers are rough; on a Colab T4 GPU the chapter runs at full size "
+        f"in {time}."
+    )
 
 
 def budget_line(chapter: str) -> str:

@@ -224,8 +224,9 @@ def setup_chapter(
     """Seed everything, quiet the libraries, resolve device, precision, profile and
     model once; print them in one line (plus one line for each fallback taken).
 
-    ``chapter`` ("04") names the calling chapter, for the line at its top (where it
-    runs and how long it takes)."""
+    ``chapter`` ("04") names the calling chapter: the line printed is then the one for
+    its reader (where the outputs come from, what that means for their numbers, how long
+    the chapter takes on a Colab T4) instead of the technical summary."""
     quiet_libraries()
     seed_everything(seed)
     device = pick_device()
@@ -238,7 +239,12 @@ def setup_chapter(
         chosen = fit_to_cpu(chosen, recipe)
     precision = pick_precision(device, os.environ.get("BOOK_PRECISION"))
     setup = ChapterSetup(device, precision, chosen, model, seed, recipe)
-    print(setup.summary())
+    if chapter is None:  # a script or a test: the technical summary
+        print(setup.summary())
+    else:  # a chapter: one line for its reader (utils.budget.chapter_line)
+        from utils.budget import chapter_line
+
+        print(chapter_line(chapter, device, chosen))
     if device.type == "cuda" and "bf16" not in precision:
         print(precision_reason(device, os.environ.get("BOOK_PRECISION")))
     if in_colab() and device.type == "cpu":

@@ -11,8 +11,20 @@ from __future__ import annotations
 GLUED: dict = {}
 
 
+def plain(value):
+    """``value`` as a plain Python number where it is a NumPy or PyTorch scalar.
+
+    myst-nb formats a glued number from its printed form: ``np.float64(0.5)`` or
+    ``tensor(0.5)`` cannot be read back as a number, ``0.5`` can."""
+    item = getattr(value, "item", None)
+    if callable(item) and getattr(value, "ndim", None) == 0:
+        return item()
+    return value
+
+
 def glue(name: str, value, display: bool = False):
     """Make ``value`` available to the page's Markdown as ``name``; returns it."""
+    value = plain(value)
     GLUED[name] = value
     try:
         from myst_nb import glue as myst_glue
