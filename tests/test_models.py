@@ -23,8 +23,22 @@ def test_the_stand_in_itself_needs_no_notice(capsys):
 
 
 def test_a_local_folder_is_used_as_it_is(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
     choice = resolve_model(str(tmp_path))
     assert choice.source == str(tmp_path) and choice.label == tmp_path.name
+    assert choice.requested == str(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["bert-base-uncased", "google-bert/bert-base-uncased"])
+def test_hub_ids_are_not_taken_for_folders(name):
+    assert not models._looks_like_a_path(name)
+
+
+@pytest.mark.parametrize("name", ["./model", "~/models/bert", "/abs/bert", "a/b/c"])
+def test_folders_are_not_taken_for_hub_ids(name):
+    assert models._looks_like_a_path(name)
+    with pytest.raises(FileNotFoundError, match="there is no such folder"):
+        resolve_model(name)
 
 
 def test_when_the_hub_or_its_cache_serves_the_id_it_is_used(monkeypatch):

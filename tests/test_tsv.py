@@ -1,5 +1,9 @@
 """The seed's label<TAB>text files: read exactly, fail loudly with file:line."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from utils.tsv import TsvFormatError, read_label_tsv, write_label_tsv
@@ -49,3 +53,29 @@ def test_the_writer_refuses_what_it_could_not_read_back(tmp_path):
         write_label_tsv(tmp_path / "x.tsv", ["ok"], [3])
     with pytest.raises(ValueError, match="1 texts but 2 labels"):
         write_label_tsv(tmp_path / "x.tsv", ["ok"], [1, 0])
+
+
+def test_importing_the_tsv_module_does_not_import_torch_or_datasets():
+    # utils/__init__.py imports its names on first use (PEP 562); a fresh interpreter,
+    # because this one imported torch long ago
+    code = (
+        "import sys, utils.tsv, utils.cache\n"
+        "from utils import read_label_tsv\n"
+        "heavy = {'torch', 'datasets', 'transformers', 'numpy'} & set(sys.modules)\n"
+        "print(sorted(heavy))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_package_still_offers_its_names_at_the_top():
+    import utils
+
+    assert set(utils.__all__) <= set(dir(utils))
+    assert utils.read_label_tsv is read_label_tsv
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        utils.no_such_name  # noqa: B018

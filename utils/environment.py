@@ -27,7 +27,8 @@ from utils.hardware import (
     precision_reason,
 )
 from utils.models import ModelChoice, resolve_model
-from utils.profiles import Profile, get_profile, parse_overrides
+from utils.profiles import Profile, get_profile
+from utils.profiles import from_environment as profile_from_environment
 from utils.recipe import Recipe, accumulation_for, pick_recipe
 
 __all__ = [
@@ -82,13 +83,10 @@ def describe_device(device: torch.device) -> str:
 def resolve_profile(profile: str | Profile | None, device: torch.device) -> Profile:
     """The argument, else ``BOOK_PROFILE``, else ``full`` on a CUDA GPU and ``smoke``
     elsewhere; then ``BOOK_PROFILE_OVERRIDES`` and ``BOOK_MODEL`` applied on top."""
-    if not isinstance(profile, Profile):
-        default = "full" if device.type == "cuda" else "smoke"
-        profile = get_profile(profile or os.environ.get("BOOK_PROFILE") or default)
-    changes = parse_overrides(os.environ.get("BOOK_PROFILE_OVERRIDES", ""))
-    if os.environ.get("BOOK_MODEL"):
-        changes["model"] = os.environ["BOOK_MODEL"]
-    return profile.replace(**changes) if changes else profile
+    # a bad value of a variable raises ValueError naming it (utils.profiles)
+    return profile_from_environment(
+        profile, "full" if device.type == "cuda" else "smoke"
+    )
 
 
 def fit_to_gpu(profile: Profile, model: ModelChoice, device: torch.device) -> Profile:

@@ -17,19 +17,25 @@ stratified by label.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import lzma
 import os
 import re
+import shutil
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value, load_from_disk
 
+from utils.cache import recipe_folder, usable, writing
+
 HUB_ID = "stanfordnlp/imdb"
-CACHE_VERSION = 2  # bump when what the readers store changes (2: text cleaned)
+ARCHIVE_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+# bump when what the readers store changes (2: text cleaned; 3: written through
+# utils.cache)
+CACHE_VERSION = 3
 SPLITS = ("train", "test")
 LABEL_NAMES = ["neg", "pos"]
 FEATURES = Features({"text": Value("string"), "label": ClassLabel(names=LABEL_NAMES)})
@@ -42,8 +48,7 @@ _BREAK = re.compile(r"(?:\s*<br\s*/?>\s*)+", re.IGNORECASE)
 REVIEW_DIR = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg)/([^/]+)$")
 REVIEW_FILE = re.compile(r"(\d+)_(\d+)\.txt")
 HOW_TO_GET = (
-    "Set IMDB_PATH to Stanford's aclImdb_v1.tar.gz "
-    "(https://ai.stanford.edu/~amaas/data/sentiment/) "
+    f"Set IMDB_PATH to Stanford's aclImdb_v1.tar.gz ({ARCHIVE_URL}) "
     "or to its unpacked aclImdb/ folder, "
     "or go online so that datasets.load_dataset('stanfordnlp/imdb') works."
 )
@@ -57,20 +62,6 @@ def clean_review(text: str) -> str:
 class ImdbFormatError(ValueError):
     """The IMDb source does not have the expected layout; the message names the file and
     the fix."""
-
-
-def cache_dir() -> Path:
-    return Path(
-        os.environ.get("BOOK_CACHE", Path.home() / ".cache" / "pretrained-lm-book")
-    )
-
-
-def recipe_folder(kind: str, profile_name: str, recipe: dict) -> Path:
-    """The cache folder of what was trained with ``recipe`` (a JSON-able dict): one
-    folder per recipe, named by the profile and a hash of the recipe."""
-    key = json.dumps(recipe, sort_keys=True)
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return cache_dir() / kind / f"{profile_name}-{digest}"
 
 
 def _review(
@@ -95,15 +86,45 @@ def _review(
     return split, {"id": review_id, "text": text, "label": label, "rating": rating}
 
 
+def _unreadable(path: Path, err: BaseException) -> ImdbFormatError:
+    """The error for a file that is not the archive it should be: which file, what it
+    is instead, and to download it again."""
+    with open(path, "rb") as f:
+        head = f.read(512).lstrip().lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
+        what = "it is a web page (HTML), not the archive: the download failed"
+    elif path.stat().st_size == 0:
+        what = "it is empty: the download failed"
+    elif isinstance(err, (EOFError, zlib.error)):
+        what = "it ends before the archive does: the download is incomplete"
+    elif isinstance(err, lzma.LZMAError):
+        what = "it is not an .xz file"
+    elif isinstance(err, UnicodeDecodeError):
+        what = f"a review in it is not UTF-8 text ({err.reason})"
+    elif isinstance(err, tarfile.ReadError):
+        what = "it is not a .tar.gz archive"
+    else:  # a member that cannot be extracted, a disk error
+        what = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+    return ImdbFormatError(
+        f"{path} cannot be read ({what}). Download it again from {ARCHIVE_URL} "
+        "(84 MB) and point IMDB_PATH at it."
+    )
+
+
 def _read_tarball(path: Path):
-    with tarfile.open(path, "r:*") as tar:
-        for member in tar:
-            found = REVIEW_DIR.search(member.name)
-            if member.isfile() and found:
-                text = tar.extractfile(member).read().decode("utf-8")
-                yield _review(
-                    found[1], found[2], found[3], f"{path}:{member.name}", text
-                )
+    try:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                found = REVIEW_DIR.search(member.name)
+                if member.isfile() and found:
+                    text = tar.extractfile(member).read().decode("utf-8")
+                    yield _review(
+                        found[1], found[2], found[3], f"{path}:{member.name}", text
+                    )
+    # a truncated download (EOFError, zlib.error), not a tar (ReadError), a bad member
+    # (UnicodeDecodeError)
+    except (tarfile.TarError, EOFError, zlib.error, OSError, UnicodeDecodeError) as err:
+        raise _unreadable(path, err) from None
 
 
 def _read_folder(path: Path):
@@ -124,6 +145,13 @@ def _read_folder(path: Path):
 
 def _read_jsonl(path: Path):
     opener = lzma.open if path.suffix == ".xz" else open
+    try:
+        yield from _jsonl_records(path, opener)
+    except (lzma.LZMAError, EOFError, OSError, UnicodeDecodeError) as err:
+        raise _unreadable(path, err) from None
+
+
+def _jsonl_records(path: Path, opener):
     with opener(path, "rt", encoding="utf-8") as f:
         for line_no, line in enumerate(f, start=1):
             try:
@@ -182,14 +210,25 @@ def read_imdb_path(path: str | Path) -> DatasetDict:
     if path.is_dir():
         return _build(_read_folder(path), path)
     stat = path.stat()
-    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{CACHE_VERSION}"
-    cached = cache_dir() / f"imdb-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
-    if cached.exists():
-        return load_from_disk(str(cached))
+    folder = recipe_folder(
+        "imdb",
+        f"v{CACHE_VERSION}",
+        {"path": str(path.resolve()), "size": stat.st_size, "mtime": stat.st_mtime_ns},
+    )
+    if usable(folder, "copy of the IMDb reviews"):
+        try:
+            return load_from_disk(str(folder))
+        except (OSError, ValueError) as err:  # a file of the entry missing or damaged
+            print(
+                "The saved copy of the IMDb reviews was damaged "
+                f"({type(err).__name__}): reading the archive again."
+            )
+            shutil.rmtree(folder, ignore_errors=True)
     reader = _read_jsonl if ".jsonl" in path.name else _read_tarball
     data = _build(reader(path), path)
-    data.save_to_disk(str(cached))
-    return load_from_disk(str(cached))
+    with writing(folder) as tmp:
+        data.save_to_disk(str(tmp))
+    return load_from_disk(str(folder))
 
 
 def read_imdb_hub() -> DatasetDict:

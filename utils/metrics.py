@@ -27,19 +27,15 @@ def local_metric_path(name: str) -> Path:
     return path
 
 
-def load_metric(name: str, prefer_local: bool = False):
+def load_metric(name: str):
     """``evaluate.load(name)`` from the Hub (or its cache), else the book's local
     module."""
-    if not prefer_local:
-        try:
-            return evaluate.load(name)
-        except OSError:  # offline, unreachable, or the script did not come
-            pass
-    return evaluate.load(str(local_metric_path(name)))
+    try:
+        return evaluate.load(name)
+    except OSError:  # offline, unreachable, or the script did not come
+        return evaluate.load(str(local_metric_path(name)))
 
 
-def load_classification_metrics(prefer_local: bool = False):
+def load_classification_metrics():
     """Accuracy, precision, recall and F1 as one ``evaluate.combine`` module."""
-    return evaluate.combine(
-        [load_metric(name, prefer_local) for name in CLASSIFICATION]
-    )
+    return evaluate.combine([load_metric(name) for name in CLASSIFICATION])

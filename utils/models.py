@@ -11,6 +11,7 @@ loaders below take its result.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -35,13 +36,54 @@ def packaged_stand_in() -> Path | None:
     return path if (path / "config.json").exists() else None
 
 
+class ModelNotFoundError(OSError):
+    """The Hugging Face Hub answered that there is no such model (or no model files
+    in that repository): a typo, not a network problem, so nothing stands in."""
+
+
+def _named(name: str) -> str:
+    """``name`` as a reader set it: through ``BOOK_MODEL`` or the profile."""
+    if os.environ.get("BOOK_MODEL", "").strip() == name:
+        return f"BOOK_MODEL={name}"
+    return name
+
+
+def _hub_answer(err: BaseException | None) -> BaseException | None:
+    """The ``huggingface_hub`` error behind the ``OSError`` that transformers raised,
+    when the Hub itself answered (no such repository, or no such file in it), else
+    None (offline, unreachable, or a gated model that asks for a login)."""
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        GatedRepoError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
+
+    while err is not None:
+        # LocalEntryNotFoundError: not in the cache, and the Hub was not asked
+        if isinstance(err, (GatedRepoError, LocalEntryNotFoundError)):
+            return None
+        if isinstance(err, (RepositoryNotFoundError, EntryNotFoundError)):
+            return err
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def _loadable(name: str) -> bool:
-    """Whether the Hub, or its local cache, serves ``name`` here and now."""
+    """Whether the Hub, or its local cache, serves ``name`` here and now. Raises
+    ``ModelNotFoundError`` when the Hub answers that ``name`` does not exist."""
     from transformers import AutoConfig
 
     try:
         AutoConfig.from_pretrained(name)
-    except OSError:  # offline and not cached, unreachable, or no such model
+    except OSError as err:  # offline and not cached, unreachable, or no such model
+        if _hub_answer(err) is not None:
+            raise ModelNotFoundError(
+                f"{_named(name)}: the Hugging Face Hub has no model of that name "
+                f"(https://huggingface.co/{name} does not exist or holds no model). "
+                "Check the spelling (e.g. bert-base-uncased, "
+                "sentence-transformers/all-MiniLM-L6-v2), or give a local model folder."
+            ) from None
         return False
     return True
 
@@ -49,15 +91,37 @@ def _loadable(name: str) -> bool:
 def hub_model_available(name: str) -> tuple[bool, str]:
     """Whether ``name`` can be loaded here and now (online, or from the local Hugging
     Face cache), and if not, why, in words a page can show."""
-    if _loadable(name):
-        return True, ""
+    try:
+        if _loadable(name):
+            return True, ""
+    except ModelNotFoundError:
+        return False, f"the Hugging Face Hub has no model named {name}"
     return False, f"the Hugging Face Hub is out of reach and {name} is not cached here"
 
 
+def _looks_like_a_path(name: str) -> bool:
+    """A Hub id is ``name`` or ``owner/name``; a name starting with '.', '~' or '/',
+    or with more than one slash, is meant as a folder."""
+    return name.startswith((".", "~", "/")) or name.count("/") > 1 or "\\" in name
+
+
 def resolve_model(name: str) -> ModelChoice:
-    """Where to load ``name`` (a Hub id or a local folder) from."""
-    if Path(name).is_dir():
-        return ModelChoice(name, Path(name).name, name)
+    """Where to load ``name`` (a Hub id or a local folder) from. A folder without a
+    model, a path that does not exist and an id the Hub does not know are errors that
+    name the setting (``BOOK_MODEL`` where it came from there)."""
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(
+                f"{_named(name)}: the folder has no config.json, so it holds no model "
+                "saved with save_pretrained(); give the folder that has config.json."
+            )
+        return ModelChoice(str(folder), folder.name, name)
+    if _looks_like_a_path(name):
+        raise FileNotFoundError(
+            f"{_named(name)}: there is no such folder. Give an existing model "
+            "folder, or a Hugging Face Hub id such as bert-base-uncased."
+        )
     if _loadable(name):
         return ModelChoice(name, name.split("/")[-1], name)
     local = packaged_stand_in()

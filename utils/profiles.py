@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import os
 from dataclasses import dataclass
 
 
@@ -40,7 +41,6 @@ class Profile:
     # --- tiny pretraining runs (chapter 3)
     # IMDb training reviews used as raw, unlabelled text (None: all)
     pretrain_texts: int | None
-    pretrain_seconds: float  # wall-clock budget of each tiny pretraining run
     pretrain_max_length: int
     pretrain_batch_size: int
     tiny_vocab_size: int
@@ -93,6 +93,11 @@ class Profile:
     # setup line
     changed: tuple[str, ...] = ()
 
+    def __post_init__(self):
+        problems = [problem for problem in _problems(self) if problem]
+        if problems:
+            raise ValueError("; ".join(problems))
+
     def replace(self, **changes) -> "Profile":
         """A copy with some sizes changed, e.g. ``profile.replace(train_size=500)`` in
         an exercise."""
@@ -112,6 +117,80 @@ class Profile:
         return bool(set(self.changed) - {"gradient_accumulation_steps"})
 
 
+SIZE_FIELDS = {f.name for f in dataclasses.fields(Profile)} - {"name", "changed"}
+FIELD_TYPES = {f.name: f.type for f in dataclasses.fields(Profile)}
+# What a field may hold follows from its type: an ``int`` is a positive integer (a
+# count, a size), ``int | None`` one or None (the whole split), a ``float`` a positive
+# number (a rate, epochs), a ``tuple[float, ...]`` a non-empty tuple of them (a grid of
+# learning rates); these exceptions besides:
+ZERO_ALLOWED = {"warmup_steps"}
+CHOICES = {"truncation": ("head", "head+tail")}
+EXAMPLES = {
+    "int": "a positive whole number, e.g. 8",
+    "int | None": "a positive whole number, or None for the whole split",
+    "float": "a positive number, e.g. 2 or 3e-4",
+    "tuple[float, ...]": "a tuple of positive numbers, e.g. (1e-4, 3e-4)",
+    "str": "a text, e.g. bert-base-uncased",
+}
+
+
+def _is_count(value, zero_allowed: bool) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return value >= 0 if zero_allowed else value > 0
+
+
+def _is_rate(value) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and 0 < value < float("inf")
+    )
+
+
+def check_field(name: str, value) -> str:
+    """What is wrong with ``name=value`` for a profile, in words; '' when nothing."""
+    if name in CHOICES:
+        if value in CHOICES[name]:
+            return ""
+        allowed = " or ".join(repr(choice) for choice in CHOICES[name])
+        return f"{name}={value!r}: {name} must be {allowed}"
+    kind = FIELD_TYPES[name]
+    if kind == "int":
+        ok = _is_count(value, name in ZERO_ALLOWED)
+        if name in ZERO_ALLOWED and not ok:
+            return f"{name}={value!r}: {name} must be a whole number, 0 or more"
+    elif kind == "int | None":
+        ok = value is None or _is_count(value, False)
+    elif kind == "float":
+        ok = _is_rate(value)
+    elif kind == "tuple[float, ...]":
+        ok = isinstance(value, tuple) and bool(value) and all(map(_is_rate, value))
+    elif kind == "str":
+        ok = isinstance(value, str) and bool(value.strip())
+    else:  # name, changed: set by the code, not by a reader
+        return ""
+    return "" if ok else f"{name}={value!r}: {name} must be {EXAMPLES[kind]}"
+
+
+def _problems(profile: Profile):
+    for name in SIZE_FIELDS:
+        yield check_field(name, getattr(profile, name))
+    if profile.batch_size % max(1, profile.gradient_accumulation_steps):
+        yield (
+            f"batch_size={profile.batch_size} is not a multiple of "
+            f"gradient_accumulation_steps={profile.gradient_accumulation_steps}"
+        )
+    if profile.truncation == "head+tail" and not 0 < profile.head_tokens < (
+        profile.max_length
+    ):
+        yield (
+            f"head_tokens={profile.head_tokens} must be below "
+            f"max_length={profile.max_length} (with truncation='head+tail' the rest "
+            "of each review comes from its end)"
+        )
+
+
 PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke",
@@ -128,7 +207,6 @@ PROFILES: dict[str, Profile] = {
         head_tokens=32,
         eval_points=4,
         pretrain_texts=5_000,
-        pretrain_seconds=150,
         pretrain_max_length=128,
         pretrain_batch_size=32,
         tiny_vocab_size=4_000,
@@ -173,7 +251,6 @@ PROFILES: dict[str, Profile] = {
         head_tokens=128,
         eval_points=4,
         pretrain_texts=None,
-        pretrain_seconds=900,
         pretrain_max_length=256,
         pretrain_batch_size=128,
         tiny_vocab_size=8_000,
@@ -206,9 +283,6 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-SIZE_FIELDS = {f.name for f in dataclasses.fields(Profile)} - {"name", "changed"}
-
-
 def get_profile(name: str) -> Profile:
     """The named profile; an unknown name says which names exist."""
     key = name.strip().lower()
@@ -234,4 +308,38 @@ def parse_overrides(text: str) -> dict:
             changes[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             changes[key] = value  # a plain word, such as a model id or 'head'
+        if isinstance(changes[key], list):  # [1e-4, 3e-4] for a grid
+            changes[key] = tuple(changes[key])
+        problem = check_field(key, changes[key])
+        if problem:
+            raise ValueError(f"BOOK_PROFILE_OVERRIDES: {problem}")
     return changes
+
+
+def from_environment(profile: str | Profile | None, default: str) -> Profile:
+    """The profile a chapter runs with: ``profile`` (a name or a ``Profile``), else
+    ``BOOK_PROFILE``, else ``default``; then ``BOOK_PROFILE_OVERRIDES`` and
+    ``BOOK_MODEL`` on top. A bad value raises ``ValueError`` naming the variable and
+    what it may hold."""
+    if not isinstance(profile, Profile):
+        name = profile or os.environ.get("BOOK_PROFILE") or default
+        try:
+            profile = get_profile(name)
+        except ValueError:
+            where = "setup_chapter(profile=...)" if profile else "BOOK_PROFILE"
+            raise ValueError(
+                f"{where}={name!r} is not a profile: use one of "
+                f"{', '.join(sorted(PROFILES))}, or leave it unset."
+            ) from None
+    changes = parse_overrides(os.environ.get("BOOK_PROFILE_OVERRIDES", ""))
+    if os.environ.get("BOOK_MODEL", "").strip():
+        changes["model"] = os.environ["BOOK_MODEL"].strip()
+    if not changes:
+        return profile
+    try:
+        return profile.replace(**changes)
+    except ValueError as err:  # sizes that do not fit together
+        variables = "BOOK_PROFILE_OVERRIDES" + (
+            " and BOOK_MODEL" if "BOOK_MODEL" in os.environ else ""
+        )
+        raise ValueError(f"{variables}: {err}") from None

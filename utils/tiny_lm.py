@@ -209,7 +209,7 @@ def recipe(setup) -> dict:
 def cache_folder(setup) -> Path:
     """Where the model trained with ``setup``'s recipe is kept (one folder per
     recipe)."""
-    from utils.imdb import recipe_folder
+    from utils.cache import recipe_folder
 
     return recipe_folder("tiny_clm", setup.profile.name, recipe(setup))
 
