@@ -12,6 +12,7 @@ from utils.plotting import (  # noqa: E402
     BOOK_WIDTH,
     MIN_FONT_SIZE,
     heatmap,
+    thin_tick_labels,
     training_curves,
     use_book_style,
 )
@@ -69,3 +70,37 @@ def test_heatmaps_side_by_side_can_share_one_colour_scale():
     # the same value gets the same colour in both maps
     assert [ax.images[0].get_clim() for ax in axes] == [(0, 1), (0, 1)]
     plt.close(fig)
+
+
+def shown_boxes(ax):
+    renderer = ax.figure.canvas.get_renderer()
+    return [
+        t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_visible()
+    ]
+
+
+def test_crowded_tick_labels_are_thinned_until_none_touch():
+    """Chapter 2's head-by-layer maps: 12 heads in half of the book's width, labels
+    upright, read "1011" before."""
+    use_book_style()
+    fig, axes = plt.subplots(1, 2, figsize=(BOOK_WIDTH, 2.2))
+    for ax in axes:
+        heatmap(np.random.rand(6, 12), range(6), range(12), ax=ax, annotate=False)
+        ax.tick_params(axis="x", labelrotation=0)
+    fig.tight_layout()
+    before = shown_boxes(axes[0])
+    assert any(b.x0 - a.x1 < 3 for a, b in zip(before, before[1:]))  # "1011"
+    for ax in axes:
+        k = thin_tick_labels(ax)
+        boxes = shown_boxes(ax)
+        assert 1 < k < 12 and len(boxes) == len(range(0, 12, k))
+        assert all(b.x0 - a.x1 >= 3 for a, b in zip(boxes, boxes[1:]))
+    plt.close("all")
+
+
+def test_tick_labels_with_room_are_all_kept():
+    fig, ax = plt.subplots(figsize=(BOOK_WIDTH, 2))
+    heatmap(np.random.rand(2, 3), ["a", "b"], ["x", "y", "z"], ax=ax, annotate=False)
+    fig.tight_layout()
+    assert thin_tick_labels(ax) == 1 and len(shown_boxes(ax)) == 3
+    plt.close("all")
