@@ -6,13 +6,19 @@ styles are numbers or alpha codes. This registers ``authoryear``: pybtex's ``pla
 style (sorted by author), with author-year labels (``_config.yml``:
 ``bibtex_default_style: authoryear``).
 """
+
 from pybtex.plugin import register_plugin
+from pybtex.richtext import Text
 from pybtex.style.formatting.plain import Style as PlainStyle
 from pybtex.style.labels import BaseLabelStyle
 
 
 def _surname(person) -> str:
-    return " ".join(person.last_names).replace("{", "").replace("}", "")
+    """The last names as a reader writes them: LaTeX accents and braces resolved
+    ("Popovi{\\'c}" is "Popović")."""
+    return " ".join(
+        Text.from_latex(name).render_as("text") for name in person.last_names
+    )
 
 
 def author_year(entry) -> str:

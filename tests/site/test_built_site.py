@@ -84,3 +84,12 @@ def test_no_code_or_output_scrolls_sideways_at_1280_px(tmp_path):
         timeout=900,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+
+
+def test_the_references_show_no_latex():
+    """Labels such as [Popović, 2015], not [Popovi\\'c, 2015]."""
+    page = page_text(SITE / "book" / "references.html")
+    labels = re.findall(r'"fn-bracket">\[</span>(.*?)<span class="fn-bracket">', page)
+    assert len(labels) > 10, "no bibliography labels found"
+    raw = [label for label in labels if re.search(r"[\\{}]", label)]
+    assert not raw, raw
