@@ -93,3 +93,31 @@ def test_the_references_show_no_latex():
     assert len(labels) > 10, "no bibliography labels found"
     raw = [label for label in labels if re.search(r"[\\{}]", label)]
     assert not raw, raw
+
+
+# what #21 found on chapter pages and a reader cannot act on: run-profile names, caches,
+# commits, environment variables, module paths
+READER_UNFRIENDLY = re.compile(
+    r"\bsmoke\b|\bfull profile\b|\bprofile (?:smoke|full)\b|\bcached?\b|"
+    r"\bfrom the cache\b|\buncommitted\b|\bcommit [0-9a-f]{7,40}\b|\bBOOK_[A-Z_]+|"
+    r"\bIMDB_PATH\b|\bHF_[A-Z_]+|utils/[a-z_]+\.py",
+    re.IGNORECASE,
+)
+
+
+def reader_text(path: Path) -> str:
+    """A chapter page's prose and outputs: its code cells' input left out."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(page_text(path), "html.parser")
+    article = soup.select_one("article") or soup
+    for code in article.select("div.cell_input, div.highlight"):
+        if not code.find_parent("div", class_="cell_output"):
+            code.decompose()
+    return article.get_text(" ")
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.stem[:2])
+def test_chapter_pages_speak_to_readers(page):
+    found = READER_UNFRIENDLY.findall(reader_text(page))
+    assert not found, f"{page.name}: {sorted(set(found))}"
