@@ -199,12 +199,10 @@ class Browser:
         page.send("Page.navigate", url=url)
         if not page.wait_for("document.readyState === 'complete'", seconds=30):
             raise BrowserError(f"{url} did not load")
-        # fonts and MathJax lay the page out again after the load event
-        page.wait_for(
-            "!window.MathJax || !MathJax.startup || MathJax.startup.promise"
-            " && (MathJax.startup.promise.then(() => window.__typeset = true),"
-            " window.__typeset)",
-            seconds=15,
-        )
+        # MathJax and web fonts lay the page out again after the load event
+        if page.evaluate("!!document.querySelector('script[src*=mathjax]')"):
+            started = page.wait_for("window.MathJax?.startup?.promise", seconds=10)
+            if started:
+                page.evaluate("MathJax.startup.promise.then(() => true)")
         page.evaluate("document.fonts.ready.then(() => true)")
         return page
