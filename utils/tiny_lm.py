@@ -2,28 +2,30 @@
 
 ``tiny_clm(setup)`` returns the tiny GPT-2 that chapter 3 pretrains on raw IMDb
 reviews, with its byte-level BPE tokenizer and its training log. It trains it the
-first time (a couple of minutes on a CPU in the smoke profile) and loads it from the
-book's cache after that, so chapter 5 never depends on chapter 3 having run.
+first time (a minute or two on a CPU in the smoke profile) and keeps it in the book's
+cache (``utils.cache``: written whole or not at all) for later calls, so chapter 5
+never depends on chapter 3 having run.
 
 The recipe is chapter 3's, step for step: a byte-level BPE vocabulary trained on the
 profile's pretraining reviews; each review's tokens followed by ``<|endoftext|>`` and
-the stream cut into blocks; then chapter 3's training loop (AdamW, a warm-up then a
-cosine decay, gradient clipping, a fixed number of steps, the held-out loss nine
-times), in the precision ``setup`` chose. Chapter 3 shows that loop, and checks that
-``pretrain_clm`` below is the same by running a few steps of both from one start.
+the stream cut into blocks; then chapter 3's training loop,
+``utils.pretraining.pretrain`` (AdamW, a warm-up then a cosine decay, gradient
+clipping, a fixed number of steps, the held-out loss nine times), in the precision
+``setup`` chose.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import time
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import torch
-import torch.nn.functional as F
+
+from utils.cache import recipe_folder, usable, writing
+from utils.pretraining import blocks, causal_lm_loss, pretrain
 
 # the profile's fields that change the tokenizer or the trained model
 RECIPE_FIELDS = (
@@ -38,7 +40,7 @@ RECIPE_FIELDS = (
     "pretrain_steps_clm",
     "pretrain_learning_rate",
 )
-READY = "recipe.json"  # written last: a folder without it is an interrupted run
+RECIPE = "recipe.json"  # what the model was trained with
 LOG = "log.json"
 END_OF_TEXT = "<|endoftext|>"
 HELDOUT_EVALS = 9  # the held-out loss at step 0, then eight more times
@@ -95,51 +97,10 @@ def tiny_gpt_config(profile, tokenizer, **extra):
     )
 
 
-def blocks(token_lists, length: int, separator: int | None = None) -> torch.Tensor:
-    """Concatenate token lists (each followed by ``separator``, if given) and cut the
-    stream into rows of ``length``; the last partial row is dropped."""
-    tail = [] if separator is None else [separator]
-    stream = np.concatenate([np.asarray(t + tail, dtype=np.int64) for t in token_lists])
-    rows = len(stream) // length
-    return torch.from_numpy(stream[: rows * length].reshape(rows, length))
-
-
 def clm_blocks(tokenizer, texts, length: int) -> torch.Tensor:
+    """Each review's tokens followed by ``<|endoftext|>``, cut into rows of
+    ``length``."""
     return blocks(tokenizer(texts)["input_ids"], length, tokenizer.eos_token_id)
-
-
-def amp_dtype(setup):
-    """The autocast type ``setup`` chose (bf16 or fp16), or None for fp32."""
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(setup.precision)
-
-
-def autocast(setup):
-    dtype = amp_dtype(setup)
-    return torch.autocast(
-        setup.device.type,
-        dtype=dtype or torch.bfloat16,
-        enabled=dtype is not None,
-    )
-
-
-@torch.no_grad()
-def heldout_loss(setup, model, heldout: torch.Tensor) -> float:
-    """Mean next-token cross-entropy over every target of the held-out blocks (not a
-    mean of batch means); position t predicts token t + 1."""
-    model.eval()
-    batch = 2 * setup.profile.pretrain_batch_size
-    total, count = 0.0, 0
-    for i in range(0, len(heldout), batch):
-        rows = heldout[i : i + batch].to(setup.device)
-        with autocast(setup):
-            logits = model(input_ids=rows).logits.float()
-        logits, targets = logits[:, :-1], rows[:, 1:]
-        total += F.cross_entropy(
-            logits.flatten(0, 1), targets.flatten(), reduction="sum"
-        ).item()
-        count += targets.numel()
-    model.train()
-    return total / count
 
 
 def pretrain_clm(
@@ -149,49 +110,25 @@ def pretrain_clm(
     heldout: torch.Tensor,
     steps: int,
     evals: int = HELDOUT_EVALS,
+    scaler=None,
 ) -> dict:
-    """Chapter 3's ``pretrain`` loop for the CLM: train for ``steps`` steps; return
-    (step, training loss) and (step, held-out loss) pairs and the seconds it took."""
-    from transformers import get_cosine_schedule_with_warmup
-
+    """Chapter 3's pretraining loop (``utils.pretraining.pretrain``) for the CLM: the
+    labels are the inputs (the model shifts them), the held-out loss is scored at
+    every position."""
     profile = setup.profile
-    B = profile.pretrain_batch_size
-    generator = torch.Generator().manual_seed(setup.seed)
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=profile.pretrain_learning_rate, weight_decay=0.01
+    return pretrain(
+        setup,
+        model,
+        train_blocks,
+        lambda rows, generator: (rows, rows),
+        causal_lm_loss,
+        (heldout, heldout, True),
+        steps,
+        profile.pretrain_learning_rate,
+        profile.pretrain_batch_size,
+        evals=evals,
+        scaler=scaler,
     )
-    schedule = get_cosine_schedule_with_warmup(
-        optimizer, num_warmup_steps=steps // 10, num_training_steps=steps
-    )
-    # fp16 gradients underflow unless the loss is scaled up first; bf16 needs none
-    scaler = torch.amp.GradScaler(
-        setup.device.type, enabled=amp_dtype(setup) == torch.float16
-    )
-    log = {"train": [], "heldout": [(0, heldout_loss(setup, model, heldout))]}
-    order = torch.randperm(len(train_blocks), generator=generator)
-    start = time.perf_counter()
-    model.train()
-    for step in range(1, steps + 1):
-        if len(order) < B:  # a new pass over the data, reshuffled
-            order = torch.cat(
-                [order, torch.randperm(len(train_blocks), generator=generator)]
-            )
-        rows, order = order[:B], order[B:]
-        inputs = train_blocks[rows].to(setup.device)
-        with autocast(setup):
-            loss = model(input_ids=inputs, labels=inputs).loss
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        scaler.step(optimizer)
-        scaler.update()
-        schedule.step()
-        optimizer.zero_grad()
-        log["train"].append((step, loss.item()))
-        if step % (steps // (evals - 1)) == 0 or step == steps:
-            log["heldout"].append((step, heldout_loss(setup, model, heldout)))
-    log["seconds"] = time.perf_counter() - start
-    return log
 
 
 def recipe(setup) -> dict:
@@ -209,8 +146,6 @@ def recipe(setup) -> dict:
 def cache_folder(setup) -> Path:
     """Where the model trained with ``setup``'s recipe is kept (one folder per
     recipe)."""
-    from utils.cache import recipe_folder
-
     return recipe_folder("tiny_clm", setup.profile.name, recipe(setup))
 
 
@@ -244,31 +179,52 @@ def _as_pairs(log: dict) -> dict:
     }
 
 
-def tiny_clm(setup, verbose: bool = True) -> TinyCLM:
-    """Chapter 3's tiny CLM for ``setup``'s profile: loaded from the cache when there,
-    else trained (a few minutes on a CPU) and cached."""
+def _load(folder: Path, setup) -> TinyCLM:
     from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
 
+    model = GPT2LMHeadModel.from_pretrained(folder).to(setup.device).eval()
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
+    log = _as_pairs(json.loads((folder / LOG).read_text()))
+    return TinyCLM(model, tokenizer, log, loaded=True)
+
+
+def tiny_clm(setup, verbose: bool = True) -> TinyCLM:
+    """Chapter 3's tiny CLM for ``setup``'s profile: the one an earlier call trained
+    with the same recipe, else trained now (a minute or two on a CPU) and kept. An
+    entry that a stopped run left unfinished, or that cannot be read, is trained
+    again, with one line saying so."""
+    from safetensors import SafetensorError
+
     folder = cache_folder(setup)
-    if (folder / READY).exists():
-        model = GPT2LMHeadModel.from_pretrained(folder).to(setup.device).eval()
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(folder)
-        log = _as_pairs(json.loads((folder / LOG).read_text()))
-        if verbose:
+    if usable(folder, "tiny GPT-2"):
+        try:
+            tiny = _load(folder, setup)
+        except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as error:
             print(
-                f"Tiny CLM loaded from the cache (trained earlier in "
-                f"{log['seconds']:.0f} s, {setup.device.type})."
+                f"The saved tiny GPT-2 could not be read ({type(error).__name__}): "
+                "training it again."
             )
-        return TinyCLM(model, tokenizer, log, loaded=True)
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            if verbose:
+                print(
+                    f"The tiny GPT-2, trained earlier with this recipe in "
+                    f"{tiny.log['seconds']:.0f} s ({setup.device.type})."
+                )
+            return tiny
     if verbose:
         print(
-            f"Training the tiny CLM with chapter 3's recipe: "
-            f"{setup.profile.pretrain_steps_clm} steps (kept for next time)."
+            f"Training the tiny GPT-2 with chapter 3's recipe: "
+            f"{setup.profile.pretrain_steps_clm} steps (kept for later chapters)."
         )
     model, tokenizer, log = train_tiny_clm(setup)
-    folder.mkdir(parents=True, exist_ok=True)
+    with writing(folder) as tmp:
+        _save(tmp, setup, model, tokenizer, log)
+    return TinyCLM(model.eval(), tokenizer, log, loaded=False)
+
+
+def _save(folder: Path, setup, model, tokenizer, log: dict) -> None:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     (folder / LOG).write_text(json.dumps(log))
-    (folder / READY).write_text(json.dumps(recipe(setup), indent=1, sort_keys=True))
-    return TinyCLM(model.eval(), tokenizer, log, loaded=False)
+    (folder / RECIPE).write_text(json.dumps(recipe(setup), indent=1, sort_keys=True))
