@@ -14,18 +14,17 @@ import torch
 from utils import hardware
 from utils.hardware import (
     OutOfMemory,
-    activation_bytes,
     cpu_flags,
     cpu_has_fast_bf16,
     explain_oom,
     fit_batch_size,
     gpu_has_native_bf16,
-    gpu_memory_bytes,
     pick_device,
     pick_precision,
     precision_name,
     precision_reason,
 )
+from utils.memory import activation_bytes
 from utils.profiles import get_profile
 
 CUDA, CPU, MPS = torch.device("cuda"), torch.device("cpu"), torch.device("mps")
@@ -251,6 +250,30 @@ def test_a_batch_too_large_for_the_gpu_is_split_into_steps(memory, expected):
     assert fit_batch_size(256, 512, **BERT_BASE, memory_bytes=memory) == expected
 
 
+@pytest.mark.parametrize(
+    "memory, precision, expected",
+    [
+        # at 512 tokens with stored attention scores, a T4 holds 32 samples in 16-bit
+        # activations but only 17 in fp32's 4-byte ones (and 16 bytes per parameter
+        # instead of 18): the batch is halved
+        (T4, "fp16", (32, 1)),
+        (T4, "mixed", (32, 1)),
+        (T4, "fp32", (16, 2)),
+        (GPU_80GB, "fp32", (32, 1)),
+    ],
+)
+def test_fp32_activations_take_twice_the_memory(memory, precision, expected):
+    fitted = fit_batch_size(
+        32,
+        512,
+        **BERT_BASE,
+        memory_bytes=memory,
+        precision=precision,
+        attention_scores=True,
+    )
+    assert fitted == expected
+
+
 def test_stored_attention_scores_lower_the_batch_that_fits():
     eager = fit_batch_size(
         256, 512, **BERT_BASE, memory_bytes=T4, attention_scores=True
@@ -273,12 +296,6 @@ def test_when_nothing_fits_one_sample_at_a_time_is_the_answer():
 def test_an_empty_target_batch_is_refused():
     with pytest.raises(ValueError, match="at least 1"):
         fit_batch_size(0, 512, **BERT_BASE, memory_bytes=T4)
-
-
-def test_gpu_memory_is_the_total_torch_reports(monkeypatch):
-    properties = types.SimpleNamespace(total_memory=T4)
-    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda d=None: properties)
-    assert gpu_memory_bytes(CUDA) == T4
 
 
 # --- out of memory ------------------------------------------------------------

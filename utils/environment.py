@@ -89,26 +89,30 @@ def resolve_profile(profile: str | Profile | None, device: torch.device) -> Prof
     )
 
 
-def fit_to_gpu(profile: Profile, model: ModelChoice, device: torch.device) -> Profile:
+def fit_to_gpu(
+    profile: Profile, model: ModelChoice, device: torch.device, precision: str = "mixed"
+) -> Profile:
     """Split the profile's batch into per-device batches and gradient accumulation steps
-    that fit this GPU's memory (a 16 GB T4 and an 80 GB card differ)."""
+    that fit this GPU's memory when training in ``precision`` (fp32 keeps 4 bytes per
+    activation, bf16 and fp16 2): a 16 GB T4 and an 80 GB card differ. An explicit
+    ``gradient_accumulation_steps`` (``profile.replace`` or ``BOOK_PROFILE_OVERRIDES``)
+    is kept."""
+    if "gradient_accumulation_steps" in profile.changed:
+        return profile
     from transformers import AutoConfig
 
-    config = AutoConfig.from_pretrained(model.source)
-    layers, hidden = config.num_hidden_layers, config.hidden_size
-    # the weights, roughly: 12 d^2 per layer plus the token embeddings
-    parameters = 12 * layers * hidden**2 + config.vocab_size * hidden
+    from utils.memory import model_shape
+
+    shape = model_shape(AutoConfig.from_pretrained(model.source))
     memory = gpu_memory_bytes(device)
     # attention_scores=True counts eager attention's stored scores too: a safety margin
     per_device, steps = fit_batch_size(
         profile.batch_size,
         profile.max_length,
-        layers,
-        hidden,
-        config.num_attention_heads,
-        parameters,
-        memory,
+        memory_bytes=memory,
+        precision=precision,
         attention_scores=True,
+        **shape,
     )
     if steps == profile.gradient_accumulation_steps:
         return profile
@@ -231,11 +235,12 @@ def setup_chapter(
     chosen = resolve_profile(profile, device)
     model = resolve_model(chosen.model)
     recipe = pick_recipe(device)
+    precision = pick_precision(device, os.environ.get("BOOK_PRECISION"))
+    # the batch is fitted in the precision it will train in
     if device.type == "cuda":
-        chosen = fit_to_gpu(chosen, model, device)
+        chosen = fit_to_gpu(chosen, model, device, precision_name(precision))
     else:
         chosen = fit_to_cpu(chosen, recipe)
-    precision = pick_precision(device, os.environ.get("BOOK_PRECISION"))
     setup = ChapterSetup(device, precision, chosen, model, seed, recipe)
     if chapter is None:  # a script or a test: the technical summary
         print(setup.summary())

@@ -13,16 +13,15 @@ from collections.abc import Iterator
 
 import torch
 
-from utils.memory import MEMORY_HEADROOM, activation_bytes, bytes_per_parameter
+from utils.memory import MEMORY_HEADROOM, training_memory
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 # Ampere (8.0) brought bf16 tensor cores; torch.cuda.is_bf16_supported() also
 # counts emulation, so it says True on a T4 (7.5), where bf16 is slower than fp16.
 NATIVE_BF16_CAPABILITY = (8, 0)
 CPU_BF16_FLAGS = {"amx_bf16": "AMX", "avx512_bf16": "AVX512-BF16"}
-# Training memory per parameter and per sample, and the share of a GPU to fill: one
-# source, utils.memory (checked against a measured training step in tests/).
-BYTES_PER_PARAMETER = bytes_per_parameter("mixed")
+# Training memory per parameter and per sample, and the share of a GPU to fill, come
+# from one source, utils.memory (checked against a measured training step in tests/).
 
 
 def pick_device() -> torch.device:
@@ -153,25 +152,27 @@ def fit_batch_size(
     heads: int,
     parameters: int,
     memory_bytes: int,
-    bytes_per_activation: int = 2,
+    precision: str = "mixed",
     *,
     attention_scores: bool = False,
 ) -> tuple[int, int]:
     """(per-device batch, gradient accumulation steps), their product ``target_batch``.
 
-    The per-device batch is the largest power of two dividing ``target_batch``
-    whose estimated training memory, ``BYTES_PER_PARAMETER`` per parameter plus
-    ``activation_bytes`` per sample (``utils.memory``), fits in 85% of
-    ``memory_bytes``. If not
-    even one sample fits, the answer is (1, target_batch): the estimate is
-    rough, and a real shortfall is reported by ``explain_oom``.
+    The per-device batch is the largest power of two dividing ``target_batch`` whose
+    estimated training memory in ``precision`` (fp32, or bf16/fp16/mixed: autocast),
+    its bytes per parameter plus ``activation_bytes`` per sample (``utils.memory``),
+    fits in 85% of ``memory_bytes``. If not even one sample fits, the answer is
+    (1, target_batch): the estimate is rough, and a real shortfall is reported by
+    ``explain_oom``.
     """
     if target_batch < 1:
         raise ValueError(f"target_batch must be at least 1, not {target_batch}")
-    budget = MEMORY_HEADROOM * memory_bytes - BYTES_PER_PARAMETER * parameters
-    per_sample = activation_bytes(
-        max_length, layers, hidden, heads, bytes_per_activation, attention_scores
+    # one sample's activations, and everything that does not grow with the batch
+    parts = training_memory(
+        parameters, 1, max_length, layers, hidden, heads, precision, attention_scores
     )
+    per_sample = parts.pop("activations")
+    budget = MEMORY_HEADROOM * memory_bytes - sum(parts.values())
     batch = target_batch & -target_batch  # the largest power of two dividing it
     while batch > 1 and batch * per_sample > budget:
         batch //= 2
