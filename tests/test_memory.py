@@ -130,3 +130,55 @@ def test_a_real_training_step_peaks_within_20_percent_of_the_calculator(
     assert abs(measured - total) <= 0.2 * total, (
         f"measured {measured / 1e6:.0f} MB, estimated {total / 1e6:.0f} MB"
     )
+
+
+class FakeCudaAllocator:
+    """What torch.cuda reports about its caching allocator, for a machine without a
+    GPU: bytes live now, and the most live since the last reset."""
+
+    def __init__(self, live: int, peak: int):
+        self.live, self.peak, self.synchronized = live, peak, 0
+
+    def allocate(self, size: int) -> None:
+        self.live += size
+        self.peak = max(self.peak, self.live)
+
+    def free(self, size: int) -> None:
+        self.live -= size
+
+    def install(self, monkeypatch) -> None:
+        def synchronize(device=None):
+            self.synchronized += 1
+
+        def reset(device=None):
+            self.peak = self.live
+
+        monkeypatch.setattr(torch.cuda, "synchronize", synchronize)
+        monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", reset)
+        monkeypatch.setattr(torch.cuda, "memory_allocated", lambda d=None: self.live)
+        monkeypatch.setattr(
+            torch.cuda, "max_memory_allocated", lambda d=None: self.peak
+        )
+
+
+def test_on_a_gpu_the_peak_is_the_allocators_above_what_was_live(monkeypatch):
+    # 300 bytes live before (the weights), and an older, higher peak that must not count
+    cuda = FakeCudaAllocator(live=300, peak=5_000)
+    cuda.install(monkeypatch)
+
+    def run():
+        cuda.allocate(400)
+        cuda.allocate(200)  # 600 above the start: the peak
+        cuda.free(400)
+        cuda.allocate(100)
+        assert cuda.synchronized == 1  # the queued work was waited for before
+
+    assert memory.measured_peak_bytes(run, "cuda") == 600
+    assert cuda.synchronized == 2  # and after: the peak includes the last kernels
+
+
+def test_the_cpu_is_measured_by_the_profiler_whatever_cuda_says(monkeypatch):
+    cuda = FakeCudaAllocator(live=0, peak=10**12)
+    cuda.install(monkeypatch)
+    assert memory.measured_peak_bytes(lambda: torch.empty(250_000), "cpu") == 1_000_000
+    assert cuda.synchronized == 0

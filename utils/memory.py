@@ -163,7 +163,10 @@ def measured_peak_bytes(run, device=None) -> int:
     time order, is the memory held by tensors, and its maximum is the peak. Allocator
     slack and the math libraries' scratch buffers (which a process's RSS would also
     show) are left out, as they are from ``training_memory``. On a CUDA GPU, the
-    caching allocator keeps the same count itself (``torch.cuda.max_memory_allocated``).
+    caching allocator keeps the same count itself (``torch.cuda.max_memory_allocated``,
+    its peak reset before ``run`` and read after the queued kernels finished); the
+    tests check that logic against a stand-in allocator, and chapter 8 runs it on a
+    GPU in the GPU check (``scripts/gpu_check.sh``).
     """
     import torch
     from torch.profiler import ProfilerActivity, profile
