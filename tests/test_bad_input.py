@@ -56,7 +56,7 @@ def _empty(path):
     ids=["truncated", "html-page", "not-a-tar", "empty"],
 )
 def test_an_archive_that_cannot_be_read_names_the_file_and_says_download_again(
-    tmp_path, monkeypatch, damage, says
+    tmp_path, own_cache, monkeypatch, damage, says
 ):
     archive = tmp_path / "aclImdb_v1.tar.gz"
     damage(archive)
@@ -68,7 +68,7 @@ def test_an_archive_that_cannot_be_read_names_the_file_and_says_download_again(
     assert f"Download it again from {ARCHIVE_URL}" in message
     assert "\n" not in message, "one line"
     # nothing was kept that a later run would trust
-    assert not list((tmp_path / "cache").glob("imdb/*"))
+    assert not list(own_cache.glob("imdb/*"))
 
 
 def test_a_truncated_jsonl_xz_names_the_file(tmp_path):
@@ -117,7 +117,7 @@ def test_a_tsv_in_another_encoding_names_the_file_and_the_line(tmp_path, encodin
 
 
 def test_an_imdb_entry_interrupted_while_written_is_never_trusted(
-    tiny_tarball, monkeypatch, capsys
+    tiny_tarball, own_cache, monkeypatch
 ):
     from datasets import DatasetDict
 
@@ -135,7 +135,7 @@ def test_an_imdb_entry_interrupted_while_written_is_never_trusted(
 
 
 def test_an_imdb_entry_without_its_completion_mark_is_rebuilt_with_one_line(
-    tiny_tarball, capsys
+    tiny_tarball, own_cache, capsys
 ):
     read_imdb_path(tiny_tarball)
     (entry,) = cache.cache_dir().glob("imdb/*")
@@ -150,7 +150,7 @@ def test_an_imdb_entry_without_its_completion_mark_is_rebuilt_with_one_line(
     assert cache.is_complete(entry)
 
 
-def test_a_damaged_imdb_entry_is_rebuilt_with_one_line(tiny_tarball, capsys):
+def test_a_damaged_imdb_entry_is_rebuilt_with_one_line(tiny_tarball, own_cache, capsys):
     read_imdb_path(tiny_tarball)
     (entry,) = cache.cache_dir().glob("imdb/*")
     for arrow in entry.rglob("*.arrow"):

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scripts import colab_cell
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 REPO_URL = CONFIG["repository"]["url"]
@@ -23,6 +25,39 @@ LEAKS = re.compile(
     r"site-packages|/root/|/work/|/home/\w+/"
     r"|<Figure size|Line2D at 0x|Warning:|Traceback"
 )
+# Words for the machinery, not for a reader, in a chapter's Markdown or outputs: the
+# run profiles' names (explained once, on the setup page), the book's cache (the
+# attention or KV cache of a model, and CPU caches, are the reader's business), the
+# variables, module paths, commit hashes.
+MACHINE_WORDS = {
+    "a profile's name": re.compile(
+        r"\bsmoke\b|\bfull\b(?=[`'\"]? profile)|\bprofile[`'\" ]+full\b|`full`", re.I
+    ),
+    "the book's cache": re.compile(
+        r"\bcached\b|(?<!KV )(?<!KV-)(?<!key-value )(?<!attention )\bcache\b", re.I
+    ),
+    "a variable's name": re.compile(r"\bBOOK_[A-Z_]+|\bIMDB_PATH\b|\bHF_[A-Z_]+"),
+    "a module path": re.compile(r"\butils/[\w/]+\.py\b"),
+    "a commit hash": re.compile(r"\b(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{7,40}\b"),
+}
+# Conventions the chapters are being moved to, checked here already: a chapter that does
+# not meet one yet is listed with the check's name, and the check is expected to fail
+# there (xfail, not strict) until the chapter's owner is done; remove it then.
+PENDING: dict[str, set[str]] = {
+    "first_cell": {p.stem[:2] for p in CHAPTERS},  # scripts/colab_cell.py --write
+    "setup_call": set(),
+    "budget_line": set(),
+    "prose_builders": set(),
+    "machine_words": {"03", "05", "06"},
+}
+
+
+def pending(check: str, path: Path, request) -> None:
+    """Mark ``check`` as expected to fail for ``path`` while PENDING lists it there (it
+    still runs: an XPASS says the chapter meets it now)."""
+    if path.stem[:2] in PENDING[check]:
+        reason = f"chapter {path.stem[:2]} does not meet this yet ({check})"
+        request.applymarker(pytest.mark.xfail(strict=False, reason=reason))
 
 
 def toc_files():
@@ -48,6 +83,18 @@ def source(cell):
     return "".join(cell["source"])
 
 
+def page_texts(cell) -> list[str]:
+    """What a page shows of a cell in words: its Markdown, or its outputs' text."""
+    texts = [" ".join(source(cell).split())] if cell["cell_type"] == "markdown" else []
+    for out in cell.get("outputs", []):
+        for value in (out.get("text", ""), *out.get("data", {}).values()):
+            if isinstance(value, list):
+                value = "".join(value)
+            if isinstance(value, str) and not value.startswith("iVBOR"):  # not a PNG
+                texts.append(" ".join(value.split()))  # one space between words
+    return texts
+
+
 def test_there_are_chapters_and_the_toc_lists_exactly_them():
     assert CHAPTERS, "no chapters found"
     listed = {f for f in toc_files() if f.startswith("chapters/")}
@@ -71,17 +118,14 @@ class TestChapterPattern:
         badge = f"https://colab.research.google.com/github/{REPO}/blob/{TAG}/chapters/{path.name}"
         assert badge in first, f"the Colab badge must point at {badge}"
 
-    def test_setup_cell_installs_utils_at_the_chapters_version_in_colab_only(
-        self, path
+    def test_the_first_code_cell_is_the_canonical_colab_install_cell(
+        self, path, request
     ):
-        setup = cells(path)[1]
-        text = source(setup)
-        assert setup["cell_type"] == "code" and "hide-input" in setup["metadata"].get(
-            "tags", []
-        )
-        assert 'if "google.colab" in sys.modules:\n    %pip install' in text
-        assert f'"git+{REPO_URL}@{TAG}"' in text, (
-            "install utils from the chapter's own tag"
+        pending("first_cell", path, request)
+        setup = next(c for c in cells(path) if c["cell_type"] == "code")
+        assert "hide-input" in setup["metadata"].get("tags", [])
+        assert source(setup) == colab_cell.FIRST_CELL, (
+            "run `python scripts/colab_cell.py --write`"
         )
 
     def test_nbval_markers_are_tags_not_comments_on_the_page(self, path):
@@ -95,10 +139,49 @@ class TestChapterPattern:
                     "a checked output may not depend on it"
                 )
 
-    def test_setup_chapter_is_called_once_early(self, path):
+    def test_setup_chapter_is_called_once_early_with_the_chapters_number(
+        self, path, request
+    ):
         code = [source(c) for c in cells(path) if c["cell_type"] == "code"]
-        assert "setup_chapter(" in code[1] + code[2 if len(code) > 2 else 1]
         assert sum("setup_chapter(" in c for c in code) == 1
+        (setup_cell,) = [c for c in code if "setup_chapter(" in c]
+        assert code.index(setup_cell) in (1, 2), "the cell after the install cell"
+        pending("setup_call", path, request)
+        call = f'setup = setup_chapter("{path.stem[:2]}")'
+        assert re.search(rf"^{re.escape(call)}$", setup_cell, re.M), call
+
+    def test_no_budget_line_cell(self, path, request):
+        # the chapter's top line is printed by setup_chapter("0N")
+        pending("budget_line", path, request)
+        for i, cell in enumerate(cells(path)):
+            assert "budget_line" not in source(cell), f"cell {i} calls budget_line"
+
+    def test_no_visible_code_cell_builds_prose(self, path, request):
+        # prose lives in Markdown, its numbers glued from cells whose input is removed
+        pending("prose_builders", path, request)
+        for i, cell in enumerate(cells(path)):
+            tags = set(cell["metadata"].get("tags", []))
+            if cell["cell_type"] != "code" or tags & {"remove-input", "remove-cell"}:
+                continue
+            markdown = any(
+                "text/markdown" in out.get("data", {})
+                for out in cell.get("outputs", [])
+            )
+            lines = len(source(cell).splitlines())
+            assert not (markdown and lines > 25), (
+                f"cell {i}: {lines} visible lines that print Markdown"
+            )
+
+    def test_markdown_and_outputs_speak_to_readers(self, path, request):
+        pending("machine_words", path, request)
+        found = []
+        for i, cell in enumerate(cells(path)):
+            for text in page_texts(cell):
+                for what, pattern in MACHINE_WORDS.items():
+                    for match in pattern.finditer(text):
+                        context = text[max(0, match.start() - 30) : match.end() + 30]
+                        found.append(f"cell {i}, {what}: ...{context!r}...")
+        assert not found, "\n".join(found)
 
     def test_ends_with_summary_and_exercises_with_hidden_solutions(self, path):
         markdown = "\n".join(
@@ -153,10 +236,19 @@ def test_requirements_keep_jupyter_book_below_2():
     assert re.search(r"^jupyter-book>=1\.0\.4\.post1,<2$", text, re.M)
 
 
-def test_the_build_executes_chapters_and_stops_on_errors():
-    assert CONFIG["execute"]["execute_notebooks"] in ("cache", "force")
+def test_the_build_uses_the_execution_cache_and_stops_on_errors():
+    # `make build` fills the cache from the stored outputs or the test run
+    # (tests/test_book_build.py builds through it)
+    assert CONFIG["execute"]["execute_notebooks"] == "cache"
     assert CONFIG["execute"]["allow_errors"] is False
-    assert "-W" in (ROOT / "Makefile").read_text()
+    assert "BUILD_FLAGS = -W" in (ROOT / "Makefile").read_text()
+
+
+def test_environments_and_build_folders_are_left_out_of_the_build():
+    assert {".venv", "venv", "_build", ".git", "data", "runs"} <= set(
+        CONFIG["exclude_patterns"]
+    )
+    assert CONFIG["only_build_toc_files"] is True
 
 
 def test_colab_launch_buttons_are_on_and_open_the_tagged_version():

@@ -35,20 +35,20 @@ def test_reads_the_stanford_tarball(tiny_tarball):
     assert row["label"] == 1 and row["rating"] == 7
 
 
-def test_the_tarball_is_parsed_once_then_read_from_the_cache(tiny_tarball, tmp_path):
+def test_the_tarball_is_parsed_once_then_read_from_the_cache(tiny_tarball, own_cache):
     read_imdb_path(tiny_tarball)
-    cached = list((tmp_path / "cache" / "imdb").iterdir())
+    cached = list((own_cache / "imdb").iterdir())
     assert len(cached) == 1 and cache.is_complete(cached[0])
     (cached[0] / "marker").write_text("still here")
     assert read_imdb_path(tiny_tarball)["test"].num_rows == 4
     assert (cached[0] / "marker").exists()
 
 
-def test_a_changed_archive_is_parsed_again(tiny_tarball, tmp_path):
+def test_a_changed_archive_is_parsed_again(tiny_tarball, own_cache):
     read_imdb_path(tiny_tarball)
     write_tarball(tiny_tarball, reviews=many_reviews(3))
     assert read_imdb_path(tiny_tarball)["test"].num_rows == 6
-    assert len(list((tmp_path / "cache" / "imdb").iterdir())) == 2
+    assert len(list((own_cache / "imdb").iterdir())) == 2
 
 
 def test_reads_an_unpacked_folder_or_its_parent(tiny_tarball, tmp_path):
