@@ -22,7 +22,12 @@ from utils.cache import is_complete
 def setup(tiny_tarball, monkeypatch):
     monkeypatch.setenv("IMDB_PATH", str(tiny_tarball))
     profile = get_profile("smoke").replace(
-        train_size=None, test_size=None, max_length=32, epochs=1, batch_size=4
+        train_size=None,
+        test_size=None,
+        max_length=32,
+        head_tokens=16,
+        epochs=1,
+        batch_size=4,
     )
     return setup_chapter(profile=profile)
 
@@ -196,3 +201,24 @@ def test_paired_difference_and_its_standard_error():
     assert sentiment.paired_difference(a, a) == (0.0, 0.0)
     with pytest.raises(ValueError, match="equally long"):
         sentiment.paired_difference(a, b[:-1])
+
+
+def test_training_evaluates_when_chapter_4_does(setup, monkeypatch):
+    # Evaluations draw from the random generator: without chapter 4's evaluation
+    # schedule the classifier would end with other weights than chapter 4's.
+    from utils import finetune as ft
+
+    made = {}
+
+    def make_trainer(model, args, tokenized, tokenizer, pad_to_multiple_of=None):
+        made.update(args=args, rows=len(tokenized["train"]), pad=pad_to_multiple_of)
+        raise StopIteration
+
+    monkeypatch.setattr(ft, "make_trainer", make_trainer)
+    with pytest.raises(StopIteration):
+        sentiment.train_classifier(setup)
+    args = made["args"]
+    assert args.eval_strategy == "steps"
+    assert args.eval_steps == sentiment.eval_steps(setup.profile, made["rows"])
+    assert made["pad"] == setup.recipe.pad_to_multiple_of
+    assert args.per_device_train_batch_size == setup.profile.per_device_batch_size
