@@ -26,6 +26,10 @@ from torch import nn
 TARGETS = ("query", "value")
 # the new classification head is trained whole
 HEAD = ("classifier",)
+# Hu et al. fix alpha and tune the learning rate instead; chapter 8 chooses the rank
+# from these on the validation split
+ALPHA = 16
+RANKS = (4, 16)
 
 
 class LoRALinear(nn.Module):
