@@ -53,7 +53,8 @@ SHRINK = (
     "tiny_finetune_test=40; tiny_finetune_epochs=1; finetune_validation=12; "
     "transfer_train=16; transfer_max_length=32; transfer_epochs=1; "
     "attribution_reviews=4; memory_check_batch=1; decoding_samples=2; "
-    "decoding_new_tokens=16"
+    "decoding_new_tokens=16; lora_train=16; lora_validation=8; lora_test=16; "
+    "lora_max_length=32; lora_epochs=1; lora_batch_size=8"
 )
 # the variables a reader's machine might have that would change what is tested
 CLEARED = (

@@ -86,6 +86,17 @@ class Profile:
     # whose memory is measured against the calculator (chapter 8)
     attribution_reviews: int
     memory_check_batch: int
+    # --- chapter 8's LoRA study: full fine-tuning and LoRA on the same small sample,
+    # each with its own learning-rate grid (LoRA's rank is chosen too), chosen on
+    # lora_validation held-out training reviews; lora_test test reviews, used once
+    lora_train: int
+    lora_validation: int
+    lora_test: int
+    lora_max_length: int
+    lora_epochs: int
+    lora_batch_size: int
+    full_learning_rates: tuple[float, ...]
+    lora_learning_rates: tuple[float, ...]
     # --- per-device batch = batch_size // gradient_accumulation_steps (fitted to the
     # GPU found)
     gradient_accumulation_steps: int = 1
@@ -235,6 +246,14 @@ PROFILES: dict[str, Profile] = {
         decoding_new_tokens=40,
         attribution_reviews=64,
         memory_check_batch=8,
+        lora_train=256,
+        lora_validation=128,
+        lora_test=500,
+        lora_max_length=48,
+        lora_epochs=1,
+        lora_batch_size=8,
+        full_learning_rates=(3e-5, 1e-4, 3e-4, 1e-3),
+        lora_learning_rates=(3e-4, 1e-3, 3e-3),
     ),
     "full": Profile(
         name="full",
@@ -279,6 +298,14 @@ PROFILES: dict[str, Profile] = {
         decoding_new_tokens=60,
         attribution_reviews=500,
         memory_check_batch=8,
+        lora_train=1_000,
+        lora_validation=500,
+        lora_test=2_000,
+        lora_max_length=256,
+        lora_epochs=2,
+        lora_batch_size=16,
+        full_learning_rates=(1e-5, 2e-5, 5e-5, 1e-4),
+        lora_learning_rates=(1e-4, 3e-4, 1e-3),
     ),
 }
 
