@@ -1,37 +1,43 @@
 #!/usr/bin/env python
-"""Three ways to fine-tune on IMDb, timed on one device: the article's recipe, the
-Hugging Face course's and the book's, with the same model and the same reviews.
+"""The article's fine-tuning recipe and the book's, timed on one device, one change at a
+time, with the same model and the same reviews.
 
     python scripts/benchmark_recipes.py                        # full profile, on a GPU
-    python scripts/benchmark_recipes.py --profile smoke --max-length 512
+    python scripts/benchmark_recipes.py --profile smoke --max-length 512   # a CPU
 
-- **article**: fp32, every review padded to ``max_length``, batches of 8 in random
-  order (the article tokenizes with ``padding=True`` and ``truncation=True``, which pads
-  to 512 as soon as one review is that long);
-- **course**: the Hugging Face course's ``Trainer`` chapter: ``DataCollatorWithPadding``
-  (each batch padded to its longest review) and default arguments (fp32, batches of 8);
-- **book**: ``utils.finetune``'s recipe: the precision ``setup_chapter`` picks, batches
-  grouped by length and padded to a multiple of 64, the profile's batch, fused AdamW and
-  SDPA attention;
+Every row of the benchmark is a recipe: a precision, a padding, an order, a per-device
+batch and its gradient accumulation, an optimizer and an attention kernel. The first is
+the article's (fp32, every review padded to ``max_length``, batches of 8 in random
+order, PyTorch's per-parameter AdamW, the eager attention of its time); the book's is
+what ``utils`` does on this device (``setup_chapter``'s precision, ``utils.recipe``'s
+padding, grouping and batch, and the optimizer and attention that ``utils.finetune``
+and ``utils.models`` leave to the libraries). In between, each row changes one thing of
+the row before it, in this order: dynamic padding (the Hugging Face course's recipe),
+the precision, grouping by length, the multiple of 64, the batch, fused AdamW, SDPA
+attention.
+A change the book's recipe makes on this device is kept for the rows after it; one it
+does not make (the multiple of 64 and other batches on a CPU) is measured all the same
+and not kept, so that the record shows what it would cost. A change with nothing to
+change (the book's precision is fp32 on a CPU without native bf16) is listed as skipped.
+The last kept row is the book's recipe: the script checks that it is.
 
-and, between the article's and the book's, one change at a time (precision, grouped
-dynamic padding, the multiple of 64, then the batch), so that each step's share shows.
+Every row trains a freshly loaded model on the same sample of training reviews,
+tokenized the same way, for one epoch after a few untimed warm-up steps; the rows run
+``--repeats`` times (default 3), interleaved (each repeat runs every row once), and the
+record keeps every repeat's time, the median and the spread (minimum and maximum).
+Besides samples/s it records real (not padding) tokens/s, the share of padding, peak
+memory and the share of the device's peak FLOP/s (FLOPs from ``utils/budget.py``'s
+formulas; the peak from a datasheet table for known GPUs, else measured with a large
+matmul, and the JSON says which).
 
-Every recipe trains the same freshly loaded model on the same sample of training
-reviews, tokenized the same way (the profile's truncation), for one epoch; a few steps
-of warm-up on the same settings come first and are not timed. The script prints, and
-writes to ``<output-dir>/benchmark_imdb_<profile>_<UTC time>.json`` with the device,
-library versions, date and git commit: samples/s, real (not padding) tokens/s, the
-share of padding, peak memory and the share of the device's peak FLOP/s (FLOPs from
-``utils/budget.py``'s formulas; the peak from a datasheet table for known GPUs, else
-measured with a large matmul, and the JSON says which). Then it checks that speed cost
-no accuracy: the article's, the course's and the book's recipe each fine-tune a fresh
-model for one epoch on the same reviews, with the same learning rate and warm-up, and
-are scored on the same held-out training reviews (the test set is not touched);
-accuracies come with standard errors, and differences with the paired standard error.
+Then it checks that speed cost no accuracy: the article's, the course's and the book's
+recipe each fine-tune a fresh model for one epoch on the same reviews, with the same
+learning rate and warm-up, and are scored on the same held-out training reviews (the
+test set is not touched), with standard errors, and each difference from the article's
+with the paired standard error.
 
-Like ``scripts/finetune_imdb.py`` it refuses to record from a tree with uncommitted
-changes unless told ``--allow-dirty``.
+Writes ``<output-dir>/benchmark_imdb_<profile>_<UTC time>.json`` (``utils.recording``);
+refuses a tree with uncommitted changes unless told ``--allow-dirty``.
 """
 
 from __future__ import annotations
@@ -40,8 +46,8 @@ import argparse
 import ctypes
 import dataclasses
 import gc
-import json
 import math
+import statistics
 import sys
 import tempfile
 import time
@@ -49,29 +55,43 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # `import utils` without installing the package
-sys.path.insert(0, str(REPO / "scripts"))
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # `import utils` without installing the package
 
-from finetune_imdb import (  # noqa: E402
+from utils.recording import (  # noqa: E402
     add_recording_options,
     check_provenance,
     git_commit,
-    versions,
+    hardware,
+    provenance_fields,
+    record_path,
+    write_record,
 )
 
-# Sizes per profile: reviews timed per recipe, untimed warm-up steps, and the parity
-# run's training and held-out reviews. On a GPU 6,400 reviews let transformers'
-# LengthGroupedSampler sort full chunks of 50 batches of 32, as on the whole split.
+# Sizes per profile: reviews timed per row, untimed warm-up steps, repeats of every row,
+# and the parity run's training and held-out reviews. On a GPU 6,400 reviews let
+# transformers' LengthGroupedSampler sort full chunks of 50 batches of 32, as on the
+# whole split.
 DEFAULTS = {
     "full": {
         "reviews": 6_400,
         "warmup": 10,
+        "repeats": 3,
         "parity_train": 5_000,
         "parity_eval": 2_000,
     },
-    "smoke": {"reviews": 256, "warmup": 2, "parity_train": 1_000, "parity_eval": 500},
+    "smoke": {
+        "reviews": 128,
+        "warmup": 2,
+        "repeats": 3,
+        "parity_train": 1_000,
+        "parity_eval": 500,
+    },
 }
 ARTICLE_BATCH = 8  # the article's per_device_train_batch_size, the course's default
+# per-device batches tried for the profile's batch (those that divide it)
+DEVICE_BATCHES = (4, 8, 16, 32)
+FUSED, PLAIN = "adamw_torch_fused", "adamw_torch"
 
 # Dense (no sparsity) peak FLOP/s from NVIDIA's datasheets, by a part of the name that
 # torch.cuda.get_device_name() reports; the first match wins (PCIe before SXM).
@@ -89,67 +109,159 @@ GPU_PEAK_FLOPS = {
 
 @dataclasses.dataclass(frozen=True)
 class Recipe:
-    name: str
-    label: str
-    precision: str  # "fp32", or "book": what setup_chapter picks for the device
+    """How one row computes its training epoch."""
+
+    precision: str  # fp32, bf16 or fp16
     padding: str  # "max_length", "longest" (in the batch) or "multiple" (of 64)
     grouped: bool  # train_sampling_strategy="group_by_length", else random order
-    batch: int | None  # per-device batch; None: the profile's
-    named_kernels: bool = False  # optim="adamw_torch_fused", attn_implementation="sdpa"
+    device_batch: int  # reviews per forward pass
+    accumulation: (
+        int  # gradient accumulation steps: the model learns from their product
+    )
+    optimizer: str  # a TrainingArguments optim: adamw_torch or adamw_torch_fused
+    attention: str  # attn_implementation: eager or sdpa
+
+    @property
+    def batch(self) -> int:
+        """The batch the model learns from."""
+        return self.device_batch * self.accumulation
+
+    def describe(self) -> str:
+        padding = {
+            "max_length": "padded to max_length",
+            "longest": "padded to the longest in the batch",
+            "multiple": "padded to a multiple of 64",
+        }[self.padding]
+        order = "grouped by length" if self.grouped else "random order"
+        split = (
+            f"batch {self.device_batch}"
+            if self.accumulation == 1
+            else f"batch {self.batch} as {self.accumulation} x {self.device_batch}"
+        )
+        kernels = f"{'fused' if self.optimizer == FUSED else 'plain'} AdamW, "
+        return (
+            f"{self.precision}, {padding}, {order}, {split}, {kernels}{self.attention}"
+        )
 
 
-RECIPES = (
-    Recipe(
-        "article",
-        "the article: fp32, padded to max_length, batch 8",
-        "fp32",
-        "max_length",
-        False,
-        ARTICLE_BATCH,
-    ),
-    Recipe(
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One row of the benchmark: a recipe, and how it differs from the row before."""
+
+    name: str
+    label: str
+    recipe: Recipe
+    base: str | None = None  # the row it changes one thing of
+    change: str | None = None  # what
+    kept: bool = True  # whether the rows after it build on it (the book makes it)
+
+
+ARTICLE = Recipe("fp32", "max_length", False, ARTICLE_BATCH, 1, PLAIN, "eager")
+
+
+def ladder(book: Recipe, device_batches=DEVICE_BATCHES) -> tuple[list[Row], list]:
+    """The rows from the article's recipe to ``book``, one change at a time, and the
+    steps skipped because they change nothing here (name, reason).
+
+    A change that ``book`` makes is kept for the rows after it; one it does not make is
+    a row of its own that the next rows do not build on. The last kept row is
+    ``book``."""
+    rows, skipped = [Row("article", "the article", ARTICLE)], []
+    current = rows[0]
+
+    def step(name, label, change, kept, same=None, **fields):
+        """A row that changes ``fields`` of the current one; kept or not."""
+        nonlocal current
+        recipe = dataclasses.replace(current.recipe, **fields)
+        if recipe == current.recipe:  # nothing to change here
+            skipped.append((name, same or f"{current.name} is already so"))
+            return
+        row = Row(name, label, recipe, current.name, change, kept)
+        rows.append(row)
+        if kept:
+            current = row
+
+    step(
         "course",
-        "the course: fp32, dynamic padding, batch 8",
-        "fp32",
-        "longest",
-        False,
-        ARTICLE_BATCH,
-    ),
-    Recipe(
+        "+ dynamic padding (the course's recipe)",
+        "padding",
+        book.padding in ("longest", "multiple"),
+        padding="longest",
+    )
+    step(
         "precision",
-        "article + the book's precision",
-        "book",
-        "max_length",
-        False,
-        ARTICLE_BATCH,
-    ),
-    Recipe(
-        "grouped",
-        "+ grouped by length, dynamic padding",
-        "book",
-        "longest",
+        f"+ {book.precision}",
+        "precision",
         True,
-        ARTICLE_BATCH,
-    ),
-    Recipe(
+        same=f"the book's precision on this device is {book.precision}, as the "
+        "article's",
+        precision=book.precision,
+    )
+    step("grouped", "+ grouped by length", "order", book.grouped, grouped=True)
+    step(
         "multiple",
         "+ padded to a multiple of 64",
-        "book",
-        "multiple",
-        True,
-        ARTICLE_BATCH,
-    ),
-    Recipe(
-        "book",
-        "the book: + the profile's batch, fused AdamW, SDPA",
-        "book",
-        "multiple",
-        True,
-        None,
-        True,
-    ),
-)
-PARITY_RECIPES = ("article", "course", "book")
+        "padding",
+        book.padding == "multiple",
+        padding="multiple",
+    )
+    batches = {b for b in device_batches if book.batch % b == 0} | {book.device_batch}
+    # the book's split first; the others are measured from the same row
+    base = current
+    for device_batch in sorted(batches, key=lambda b: (b != book.device_batch, b)):
+        accumulation = book.batch // device_batch
+        current = base
+        step(
+            f"batch_{device_batch}x{accumulation}",
+            f"+ batch {book.batch} as {accumulation} x {device_batch}"
+            if accumulation > 1
+            else f"+ batch {book.batch} at once",
+            "batch",
+            device_batch == book.device_batch,
+            device_batch=device_batch,
+            accumulation=accumulation,
+        )
+    current = next(
+        (r for r in rows if r.base == base.name and r.kept and r.change == "batch"),
+        base,
+    )
+    step(
+        "fused", "+ fused AdamW", "optimizer", book.optimizer == FUSED, optimizer=FUSED
+    )
+    step(
+        "sdpa",
+        "+ SDPA attention",
+        "attention",
+        book.attention == "sdpa",
+        attention="sdpa",
+    )
+    if current.recipe != book:
+        raise ValueError(
+            f"the ladder ends at {current.recipe}, not at the book's recipe {book}"
+        )
+    return rows, skipped
+
+
+def book_recipe(setup) -> Recipe:
+    """The recipe ``utils`` trains chapter 4's classifier with on this device: read from
+    ``utils.finetune.training_arguments``, ``setup.recipe`` and the loaded model."""
+    from utils import finetune as ft
+    from utils.models import load_classifier
+
+    with tempfile.TemporaryDirectory() as tmp:
+        args = ft.training_arguments(
+            setup.profile, tmp, setup.precision_args, setup.seed
+        )
+    model = load_classifier(setup)
+    return Recipe(
+        precision=setup.precision,
+        padding="multiple" if setup.recipe.pad_to_multiple_of else "longest",
+        grouped=args.train_sampling_strategy == "group_by_length",
+        device_batch=args.per_device_train_batch_size,
+        accumulation=args.gradient_accumulation_steps,
+        optimizer=args.optim.value,
+        attention=model.config._attn_implementation,
+    )
 
 
 def parse_args(argv=None):
@@ -160,15 +272,23 @@ def parse_args(argv=None):
         type=int,
         help="tokens per review for the timed runs (default: the profile's)",
     )
-    parser.add_argument("--reviews", type=int, help="training reviews timed per recipe")
+    parser.add_argument("--reviews", type=int, help="training reviews timed per row")
     parser.add_argument(
         "--warmup-steps", type=int, help="untimed steps before each timed epoch"
     )
     parser.add_argument(
+        "--repeats", type=int, help="times every row is timed (default: 3)"
+    )
+    parser.add_argument(
         "--recipes",
-        default=",".join(r.name for r in RECIPES),
-        help="comma-separated recipes to time (default: all of "
-        f"{', '.join(r.name for r in RECIPES)})",
+        help="comma-separated rows to time (default: all; 'book' names the book's); "
+        "the article's is always timed",
+    )
+    parser.add_argument(
+        "--device-batches",
+        default=",".join(map(str, DEVICE_BATCHES)),
+        help="per-device batches to try for the profile's batch (default: "
+        f"{','.join(map(str, DEVICE_BATCHES))}; those that divide it)",
     )
     parser.add_argument(
         "--layers",
@@ -213,37 +333,25 @@ def recipe_collator(recipe: Recipe, tokenizer, max_length: int):
 
 
 def recipe_arguments(recipe: Recipe, setup, output_dir: str, **overrides):
-    """``TrainingArguments`` of ``recipe``: the book's through
-    ``utils.finetune.training_arguments``, the others with the library's defaults
-    except the batch, the order and the precision the recipe names."""
+    """``TrainingArguments`` of ``recipe``: the library's defaults except what the
+    recipe names."""
     from transformers import TrainingArguments
 
-    from utils import finetune as ft
+    from utils.hardware import pick_precision
 
-    profile = setup.profile
-    cpu = {"use_cpu": True} if setup.device.type == "cpu" else {}
-    precision = setup.precision_args if recipe.precision == "book" else cpu
-    batch = recipe.batch or profile.per_device_batch_size
     common = dict(
-        per_device_train_batch_size=batch,
-        gradient_accumulation_steps=(
-            1 if recipe.batch else profile.gradient_accumulation_steps
-        ),
+        per_device_train_batch_size=recipe.device_batch,
+        gradient_accumulation_steps=recipe.accumulation,
         train_sampling_strategy="group_by_length" if recipe.grouped else "random",
+        optim=recipe.optimizer,
         save_strategy="no",
         eval_strategy="no",
         report_to="none",
         disable_tqdm=True,
         logging_strategy="no",
         seed=setup.seed,
-        **precision,
+        **pick_precision(setup.device, recipe.precision),
     )
-    if recipe.named_kernels:
-        common["optim"] = "adamw_torch_fused"
-        seed = common.pop("seed")
-        return ft.training_arguments(
-            profile, output_dir, precision, seed, **{**common, **overrides}
-        )
     return TrainingArguments(output_dir=output_dir, **{**common, **overrides})
 
 
@@ -259,11 +367,9 @@ def recipe_model(recipe: Recipe, setup, layers: int | None):
     from utils.environment import seed_everything
     from utils.models import load_classifier
 
-    seed_everything(setup.seed)  # every recipe starts from the same weights
+    seed_everything(setup.seed)  # every row starts from the same weights
     kwargs = {"num_hidden_layers": layers} if layers else {}
-    if recipe.named_kernels:
-        kwargs["attn_implementation"] = "sdpa"
-    return load_classifier(setup, **kwargs)
+    return load_classifier(setup, attn_implementation=recipe.attention, **kwargs)
 
 
 # --- measuring ------------------------------------------------------------------
@@ -282,38 +388,40 @@ class CountingCollator:
         return batch
 
 
-def make_clock(device):
+def make_clock(setup):
     """A callback that notes the wall time at the start of training and after each
-    step, and the CPU time this process got meanwhile."""
-    import torch
+    optimizer step (the device's queued work waited for), and the
+    CPU time this process got meanwhile."""
     from transformers import TrainerCallback
 
-    def now():
-        if device.type == "cuda":
-            torch.cuda.synchronize()  # the GPU runs ahead of Python
-        return time.perf_counter()
+    from utils.device import synchronize
 
     class Clock(TrainerCallback):
         times: list[float] = []
         cpu_seconds = 0.0
 
+        def now(self):
+            synchronize(setup.device)  # the GPU runs ahead of Python
+            return time.perf_counter()
+
         def on_train_begin(self, args, state, control, **kwargs):
             self.cpu_start = time.process_time()
-            self.times = [now()]
+            self.times = [self.now()]
 
         def on_step_end(self, args, state, control, **kwargs):
-            self.times.append(now())
+            self.times.append(self.now())
             self.cpu_seconds = time.process_time() - self.cpu_start
 
     return Clock()
 
 
 class PeakMemory:
-    """Peak memory of one recipe: CUDA's allocator peak, or on the CPU the process's
-    peak resident memory, reset before each recipe (``/proc/self/clear_refs``)."""
+    """Peak memory of one run: CUDA's allocator peak, or on the CPU the process's peak
+    resident memory, reset before each run (``/proc/self/clear_refs``)."""
 
     def __init__(self, device):
         self.device = device
+        self.kind = "process peak resident memory since start (not resettable)"
 
     def reset(self) -> None:
         import torch
@@ -322,14 +430,15 @@ class PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
             torch.cuda.reset_peak_memory_stats()
+            self.kind = "torch.cuda.max_memory_allocated"
             return
         try:
             # hand freed memory back first, so that the peak starts from what is in use
             ctypes.CDLL("libc.so.6").malloc_trim(0)
             Path("/proc/self/clear_refs").write_text("5")
-            self.kind = "process peak resident memory, reset before each recipe"
+            self.kind = "process peak resident memory, reset before each run"
         except OSError:
-            self.kind = "process peak resident memory since start (not resettable)"
+            pass
 
     def gigabytes(self) -> float:
         import resource
@@ -337,7 +446,6 @@ class PeakMemory:
         import torch
 
         if self.device.type == "cuda":
-            self.kind = "torch.cuda.max_memory_allocated"
             return torch.cuda.max_memory_allocated() / 2**30
         try:
             for line in Path("/proc/self/status").read_text().splitlines():
@@ -364,11 +472,15 @@ def training_flops(config, batches) -> tuple[float, float]:
     return real, padded
 
 
-def device_peak(device) -> tuple[dict, str]:
+def device_peak(setup) -> tuple[dict, str]:
     """Peak FLOP/s by precision: a datasheet's for known GPUs, else measured with a
-    4096 x 4096 matmul (the best of a few), and where the numbers come from."""
+    matmul (the best of 5, timed with ``setup.stopwatch``), and where the numbers come
+    from."""
     import torch
 
+    from utils.device import autocast_dtype
+
+    device = setup.device
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         for part, peaks in GPU_PEAK_FLOPS.items():
@@ -376,20 +488,18 @@ def device_peak(device) -> tuple[dict, str]:
                 return peaks, f"NVIDIA datasheet for {part} (dense)"
     n = 4096 if device.type == "cuda" else 2048
     peaks = {}
-    for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-        a = torch.randn(n, n, device=device, dtype=dtype)
+    for precision in ("fp32", "bf16"):
+        a = torch.randn(n, n, device=device, dtype=autocast_dtype(precision))
         best = math.inf
         for _ in range(5):
-            start = time.perf_counter()
-            a @ a
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            best = min(best, time.perf_counter() - start)
+            with setup.stopwatch() as clock:
+                a @ a
+            best = min(best, clock.seconds)
         peaks[precision] = 2 * n**3 / best
     return peaks, f"measured: the fastest of 5 {n} x {n} matmuls per precision"
 
 
-# --- one recipe, timed ------------------------------------------------------------
+# --- one row, timed ---------------------------------------------------------------
 
 
 def quiet_trainer(**kwargs):
@@ -398,11 +508,14 @@ def quiet_trainer(**kwargs):
 
     trainer = Trainer(**kwargs)
     trainer.remove_callback(PrinterCallback)
+    # as utils.finetune.make_trainer: each step's loss is a mean, to be divided by the
+    # accumulation steps
+    trainer.model_accepts_loss_kwargs = False
     return trainer
 
 
-def time_recipe(recipe, setup, train, tokenizer, max_length, cli, memory) -> dict:
-    """Warm up, then time one epoch of ``recipe`` over ``train``."""
+def time_recipe(recipe: Recipe, setup, train, tokenizer, max_length, cli, memory):
+    """Warm up, then time one epoch of ``recipe`` over ``train``: one repeat."""
     import torch
 
     model = recipe_model(recipe, setup, cli.layers)
@@ -419,7 +532,7 @@ def time_recipe(recipe, setup, train, tokenizer, max_length, cli, memory) -> dic
                 data_collator=collate,
                 processing_class=tokenizer,
             ).train()
-        counting, clock = CountingCollator(collate), make_clock(setup.device)
+        counting, clock = CountingCollator(collate), make_clock(setup)
         args = recipe_arguments(recipe, setup, output_dir, num_train_epochs=1)
         trainer = quiet_trainer(
             model=model,
@@ -435,51 +548,103 @@ def time_recipe(recipe, setup, train, tokenizer, max_length, cli, memory) -> dic
     seconds = clock.times[-1] - clock.times[0]
     real = sum(sum(b[:-1]) for b in counting.batches)
     padded = sum(len(b[:-1]) * b[-1] for b in counting.batches)
-    samples = sum(len(b) - 1 for b in counting.batches)
     real_flops, padded_flops = training_flops(model.config, counting.batches)
     return {
-        "recipe": recipe.name,
-        "label": recipe.label,
-        "precision": "fp32" if recipe.precision == "fp32" else setup.precision,
-        "padding": recipe.padding,
-        "sampling": args.train_sampling_strategy,
-        "per_device_batch": args.per_device_train_batch_size,
-        "gradient_accumulation_steps": args.gradient_accumulation_steps,
-        "optimizer": args.optim.value,
-        "attention": model.config._attn_implementation,
-        "steps": len(clock.times) - 1,
-        "samples": samples,
         "seconds": seconds,
-        "samples_per_second": samples / seconds,
-        "real_tokens_per_second": real / seconds,
-        "padded_tokens_per_second": padded / seconds,
-        "padding_fraction": 1 - real / padded,
+        "optimizer_steps": len(clock.times) - 1,
+        "samples": sum(len(b) - 1 for b in counting.batches),
+        "real_tokens": real,
+        "padded_tokens": padded,
         "distinct_lengths": len({b[-1] for b in counting.batches}),
-        "model_flops_per_second": real_flops / seconds,
-        "computed_flops_per_second": padded_flops / seconds,
+        "real_flops": real_flops,
+        "padded_flops": padded_flops,
         "peak_memory_gb": round(peak, 3),
-        "peak_memory_kind": memory.kind,
         # CPU seconds per thread and second: below 1 where threads waited, on
         # single-threaded work or on other processes that took the cores
         "cpu_share": clock.cpu_seconds / (seconds * torch.get_num_threads()),
+        "attention": model.config._attn_implementation,
+        "optimizer": args.optim.value,
+    }
+
+
+def summarize(row: Row, repeats: list[dict], memory_kind: str, peak: float) -> dict:
+    """A row of the record: its recipe, every repeat, and the median and spread."""
+    first = repeats[0]
+    for r in repeats:  # the same seed, the same batches: only the time may differ
+        if (r["samples"], r["padded_tokens"]) != (
+            first["samples"],
+            first["padded_tokens"],
+        ):
+            raise RuntimeError(f"{row.name}: the repeats computed different batches")
+        if (r["attention"], r["optimizer"]) != (
+            row.recipe.attention,
+            row.recipe.optimizer,
+        ):
+            raise RuntimeError(
+                f"{row.name}: ran with {r['attention']}, {r['optimizer']}"
+            )
+    rates = [first["samples"] / r["seconds"] for r in repeats]
+    median_seconds = statistics.median(r["seconds"] for r in repeats)
+    return {
+        "recipe": row.name,
+        "label": row.label,
+        "base": row.base,
+        "change": row.change,
+        "kept": row.kept,
+        "describe": row.recipe.describe(),
+        **dataclasses.asdict(row.recipe),
+        "per_device_batch": row.recipe.device_batch,
+        "gradient_accumulation_steps": row.recipe.accumulation,
+        "sampling": "group_by_length" if row.recipe.grouped else "random",
+        "samples": first["samples"],
+        "optimizer_steps": first["optimizer_steps"],
+        "repeats": [
+            {k: r[k] for k in ("seconds", "cpu_share", "peak_memory_gb")}
+            for r in repeats
+        ],
+        "seconds": median_seconds,
+        "samples_per_second": statistics.median(rates),
+        "samples_per_second_min": min(rates),
+        "samples_per_second_max": max(rates),
+        "real_tokens_per_second": first["real_tokens"] / median_seconds,
+        "padded_tokens_per_second": first["padded_tokens"] / median_seconds,
+        "padding_fraction": 1 - first["real_tokens"] / first["padded_tokens"],
+        "distinct_lengths": first["distinct_lengths"],
+        "model_flops_per_second": first["real_flops"] / median_seconds,
+        "computed_flops_per_second": first["padded_flops"] / median_seconds,
+        "share_of_peak": first["real_flops"] / median_seconds / peak,
+        "peak_memory_gb": max(r["peak_memory_gb"] for r in repeats),
+        "peak_memory_kind": memory_kind,
+        "cpu_share": statistics.median(r["cpu_share"] for r in repeats),
+    }
+
+
+def ratios(runs: list[dict], name: str) -> dict:
+    """``name``'s samples/s over the article's: of the medians, and the range that the
+    repeats allow (slowest of ``name`` over fastest article, and the other way)."""
+    by = {r["recipe"]: r for r in runs}
+    a, b = by["article"], by[name]
+    return {
+        "median": b["samples_per_second"] / a["samples_per_second"],
+        "min": b["samples_per_second_min"] / a["samples_per_second_max"],
+        "max": b["samples_per_second_max"] / a["samples_per_second_min"],
     }
 
 
 # --- accuracy parity --------------------------------------------------------------
 
 
-def accuracy_parity(setup, tokenized, tokenizer, max_length, cli) -> dict:
-    """Each of ``PARITY_RECIPES`` fine-tunes a fresh model for one epoch on
-    ``tokenized['train']`` with the profile's learning rate and warm-up; all are scored
-    on ``tokenized['validation']``. Returns accuracies, standard errors, and each
-    recipe's difference from the article's with the paired standard error."""
+def accuracy_parity(setup, recipes: dict, tokenized, tokenizer, max_length, cli):
+    """Each of ``recipes`` (name: Recipe; the article's first) fine-tunes a fresh model
+    for one epoch on ``tokenized['train']`` with the profile's learning rate and
+    warm-up; all are scored on ``tokenized['validation']``. Returns accuracies,
+    standard errors, and each recipe's difference from the article's with the paired
+    standard error."""
     from utils.finetune import predict_in_order
 
-    by_name = {r.name: r for r in RECIPES}
     profile = setup.profile
     correct, runs = {}, {}
-    for name in PARITY_RECIPES:
-        recipe = by_name[name]
+    for name, recipe in recipes.items():
         model = recipe_model(recipe, setup, cli.layers)
         with tempfile.TemporaryDirectory() as output_dir:
             args = recipe_arguments(
@@ -499,20 +664,22 @@ def accuracy_parity(setup, tokenized, tokenizer, max_length, cli) -> dict:
                 data_collator=recipe_collator(recipe, tokenizer, max_length),
                 processing_class=tokenizer,
             )
-            start = time.perf_counter()
-            trainer.train()
-            train_seconds = time.perf_counter() - start
+            with setup.stopwatch() as clock:
+                trainer.train()
             out = predict_in_order(trainer, tokenized["validation"])
         hits = (out.predictions.argmax(-1) == out.label_ids).astype(float)
         correct[name] = hits
         a, n = hits.mean(), len(hits)
         runs[name] = {
+            "describe": recipe.describe(),
             "accuracy": float(a),
             "standard_error": float(math.sqrt(a * (1 - a) / n)),
-            "train_seconds": train_seconds,
+            "train_seconds": clock.seconds,
+            "correct": "".join("1" if h else "0" for h in hits),
         }
-    for name in PARITY_RECIPES[1:]:
-        diff = correct[name] - correct["article"]
+    first = next(iter(recipes))
+    for name in list(recipes)[1:]:
+        diff = correct[name] - correct[first]
         se = diff.std(ddof=1) / math.sqrt(len(diff))
         runs[name]["difference_from_article"] = float(diff.mean())
         runs[name]["paired_standard_error"] = float(se)
@@ -535,43 +702,47 @@ def accuracy_parity(setup, tokenized, tokenizer, max_length, cli) -> dict:
 # --- the run ------------------------------------------------------------------------
 
 
-def cpu_name() -> str | None:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return None
-
-
-def print_table(runs: list[dict], peak: float) -> None:
-    base = next((r for r in runs if r["recipe"] == "article"), runs[0])
+def print_table(runs: list[dict]) -> None:
+    base = next(r for r in runs if r["recipe"] == "article")["samples_per_second"]
     print(
-        f"{'recipe':52s} {'samples/s':>9s} {'x':>5s} {'tokens/s':>9s} "
-        f"{'padding':>7s} {'memory':>8s} {'of peak':>7s}"
+        f"{'row':12s} {'change':10s} {'kept':4s} {'samples/s':>9s} {'min-max':>13s} "
+        f"{'x art.':>6s} {'padding':>7s} {'memory':>8s}"
     )
     for r in runs:
         print(
-            f"{r['label']:52s} {r['samples_per_second']:9.1f} "
-            f"{r['samples_per_second'] / base['samples_per_second']:5.2f} "
-            f"{r['real_tokens_per_second']:9.0f} {r['padding_fraction']:7.1%} "
-            f"{r['peak_memory_gb']:6.2f}GB "
-            f"{r['model_flops_per_second'] / peak:7.1%}"
+            f"{r['recipe']:12s} {r['change'] or '':10s} "
+            f"{'yes' if r['kept'] else 'no':4s} "
+            f"{r['samples_per_second']:9.2f} "
+            f"{r['samples_per_second_min']:6.2f}-{r['samples_per_second_max']:<6.2f} "
+            f"{r['samples_per_second'] / base:6.2f} {r['padding_fraction']:7.1%} "
+            f"{r['peak_memory_gb']:6.2f}GB"
         )
+
+
+def chosen_rows(rows: list[Row], names: str | None) -> list[Row]:
+    """The rows named in ``--recipes`` (all without it), the article's always."""
+    if not names:
+        return rows
+    book = [r for r in rows if r.kept][-1].name
+    wanted = {book if n == "book" else n for n in names.split(",")}
+    unknown = wanted - {r.name for r in rows}
+    if unknown:
+        raise SystemExit(
+            f"--recipes: unknown {', '.join(sorted(unknown))}; "
+            f"choose from {', '.join(r.name for r in rows)} or book"
+        )
+    return [r for r in rows if r.name in wanted | {"article"}]
 
 
 def main(argv=None) -> Path:
     cli = parse_args(argv)
     provenance = git_commit()
     check_provenance(provenance, cli.allow_dirty)
-    import torch
 
     from datasets import DatasetDict
 
     from utils import finetune as ft
     from utils import setup_chapter
-    from utils.environment import describe_device
     from utils.imdb import load_imdb
     from utils.models import load_tokenizer, resolve_model
 
@@ -587,20 +758,21 @@ def main(argv=None) -> Path:
     for field, key in (
         ("reviews", "reviews"),
         ("warmup_steps", "warmup"),
+        ("repeats", "repeats"),
         ("parity_train", "parity_train"),
         ("parity_eval", "parity_eval"),
     ):
         if getattr(cli, field) is None:
             setattr(cli, field, sizes[key])
+    if cli.repeats < 1:
+        raise SystemExit(f"--repeats {cli.repeats}: time every row at least once")
     max_length = cli.max_length or profile.max_length
     parity_length = cli.parity_max_length or profile.max_length
-    chosen = [r for r in RECIPES if r.name in cli.recipes.split(",")]
-    unknown = set(cli.recipes.split(",")) - {r.name for r in RECIPES}
-    if unknown or not chosen:
-        raise SystemExit(
-            f"--recipes: unknown {', '.join(sorted(unknown)) or 'empty list'}; "
-            f"choose from {', '.join(r.name for r in RECIPES)}"
-        )
+    book = book_recipe(setup)
+    device_batches = [int(b) for b in cli.device_batches.split(",") if b]
+    all_rows, skipped = ladder(book, device_batches)
+    rows = chosen_rows(all_rows, cli.recipes)
+    book_row = [r for r in all_rows if r.kept][-1]
 
     # the whole training split, shuffled with the seed: disjoint random samples for the
     # timed runs, the parity run's training and its held-out reviews
@@ -623,21 +795,35 @@ def main(argv=None) -> Path:
         profile.head_tokens,
     )["train"]
 
-    peaks, peak_source = device_peak(setup.device)
+    peaks, peak_source = device_peak(setup)
     peak = max(peaks.values())
     memory = PeakMemory(setup.device)
-    runs = []
-    for recipe in chosen:
-        run = time_recipe(recipe, setup, timed, tokenizer, max_length, cli, memory)
-        run["share_of_peak"] = run["model_flops_per_second"] / peak
-        runs.append(run)
+    repeats = {row.name: [] for row in rows}
+    order = []
+    for repeat in range(cli.repeats):
+        # each repeat starts one row further on, so that no row always runs first
+        turn = rows[repeat % len(rows) :] + rows[: repeat % len(rows)]
+        order.append([row.name for row in turn])
+        for row in turn:
+            run = time_recipe(
+                row.recipe, setup, timed, tokenizer, max_length, cli, memory
+            )
+            repeats[row.name].append(run)
+            print(
+                f"repeat {repeat + 1}, {row.name}: "
+                f"{run['samples'] / run['seconds']:.2f} samples/s, "
+                f"CPU share {run['cpu_share']:.2f}",
+                flush=True,
+            )
+    runs = [summarize(row, repeats[row.name], memory.kind, peak) for row in rows]
+    print_table(runs)
+    ran = {r["recipe"] for r in runs}
+    book_ratio = ratios(runs, book_row.name) if book_row.name in ran else None
+    if book_ratio:
         print(
-            f"{recipe.name}: {run['samples_per_second']:.1f} samples/s, "
-            f"padding {run['padding_fraction']:.0%}, "
-            f"CPU share {run['cpu_share']:.2f}",
-            flush=True,
+            f"the book's recipe: {book_ratio['median']:.2f}x the article's samples/s "
+            f"(repeats allow {book_ratio['min']:.2f}-{book_ratio['max']:.2f})"
         )
-    print_table(runs, peak)
 
     parity = None
     if cli.parity_train:
@@ -651,7 +837,15 @@ def main(argv=None) -> Path:
         tokenized = ft.tokenize_imdb(
             split, tokenizer, parity_length, profile.truncation, profile.head_tokens
         )
-        parity = accuracy_parity(setup, tokenized, tokenizer, parity_length, cli)
+        by_name = {r.name: r.recipe for r in all_rows}
+        contenders = {
+            "article": by_name["article"],
+            "course": by_name["course"],
+            "book": book,
+        }
+        parity = accuracy_parity(
+            setup, contenders, tokenized, tokenizer, parity_length, cli
+        )
         for name, r in parity["runs"].items():
             extra = (
                 f", {100 * r['difference_from_article']:+.1f} points vs the article "
@@ -665,41 +859,41 @@ def main(argv=None) -> Path:
             )
 
     record = {
-        "script": "scripts/benchmark_recipes.py",
-        "profile": profile.name,
-        "argv": sys.argv[1:] if argv is None else argv,
-        "date": started.isoformat(timespec="seconds"),
-        **provenance,
+        **provenance_fields(
+            "scripts/benchmark_recipes.py",
+            profile.name,
+            sys.argv[1:] if argv is None else argv,
+            started,
+            provenance,
+        ),
         "model": setup.model.label,
         "shape": {
             "layers": config.num_hidden_layers,
             "hidden": config.hidden_size,
             "heads": config.num_attention_heads,
         },
-        "device": describe_device(setup.device),
-        "gpu": torch.cuda.get_device_name() if setup.device.type == "cuda" else None,
-        "cpu": cpu_name(),
-        "threads": torch.get_num_threads(),
-        "versions": versions(),
+        **hardware(),
         "book_precision": setup.precision,
+        "book_recipe": book_row.name,
+        "book": dataclasses.asdict(book),
+        "recipe_measured_on_this_device": setup.recipe.measured,
         "max_length": max_length,
         "reviews": cli.reviews,
         "warmup_steps": cli.warmup_steps,
+        "repeats": cli.repeats,
+        "order": order,
         "truncation": profile.truncation,
         "peak_flops": peaks,
         "peak_source": peak_source,
         "runs": runs,
+        "skipped": [{"recipe": n, "reason": why} for n, why in skipped],
+        "book_vs_article": book_ratio,
         "parity": parity,
+        "seconds": (datetime.now(timezone.utc) - started).total_seconds(),
     }
-    out_dir = Path(cli.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = (
-        out_dir
-        / f"benchmark_imdb_{profile.name}_{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    return write_record(
+        record, record_path(cli.output_dir, "benchmark_imdb", profile.name, started)
     )
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {path.name} to {cli.output_dir}")
-    return path
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ the run.
 Writes ``<output-dir>/finetune_imdb_<profile>_<UTC time>.json``: accuracy, F1, training
 time, samples/s, peak memory, device, library versions, date and git commit, for each
 truncation (head-only, head+tail) and for the traditional baselines on the same split.
-Chapter 4 shows the newest full-profile file in ``results/`` next to its own smoke run.
+Chapter 4 shows the newest recorded run (``utils/results/``) next to its own.
 Commit only files of real runs, made from a clean checkout: the script refuses to record
 from a tree with uncommitted changes (``--allow-dirty`` records anyway, marked
 ``"dirty": true``).
@@ -37,9 +37,7 @@ import dataclasses
 import hashlib
 import json
 import os
-import platform
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +47,18 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # `import utils` without installing the package
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # `import utils` without installing the package
+
+from utils.recording import (  # noqa: E402
+    add_recording_options,
+    check_provenance,
+    git_commit,
+    hardware,
+    provenance_fields,
+    record_path,
+    write_record,
+)
 
 
 def parse_args(argv=None):
@@ -92,6 +101,14 @@ def parse_args(argv=None):
         help="optimizer steps between checkpoints (default: 100)",
     )
     parser.add_argument(
+        "--stop-after-steps",
+        type=int,
+        metavar="N",
+        help="end the process once the checkpoint at step N is saved, as an "
+        "interruption there would (to split a long run over sessions); run again "
+        "with the same settings to go on",
+    )
+    parser.add_argument(
         "--truncation",
         choices=["head", "head+tail", "both"],
         default="both",
@@ -121,64 +138,6 @@ def parse_args(argv=None):
     )
     add_recording_options(parser, "the JSON")
     return parser.parse_args(argv)
-
-
-def add_recording_options(parser, what: str) -> None:
-    """Where a recorded run goes, and whether a tree with uncommitted changes may
-    record (``check_provenance``); shared with ``scripts/run_chapters.py``."""
-    parser.add_argument(
-        "--output-dir",
-        default=str(REPO / "results"),
-        help=f"where to write {what} (default: results/)",
-    )
-    parser.add_argument(
-        "--allow-dirty",
-        action="store_true",
-        help="record even with uncommitted changes (marked dirty)",
-    )
-
-
-def git_commit() -> dict:
-    """The commit the code comes from, and whether tracked files differ from it."""
-
-    def git(*args):
-        return subprocess.run(
-            ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-    try:
-        status = git("status", "--porcelain", "--untracked-files=no")
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(status)}
-    except (OSError, subprocess.CalledProcessError):
-        return {"commit": None, "dirty": None}
-
-
-def check_provenance(provenance: dict, allow_dirty: bool) -> None:
-    """A recorded result must name the clean commit that produced it."""
-    if provenance["dirty"] is False or allow_dirty:
-        return
-    why = (
-        "tracked files have uncommitted changes"
-        if provenance["dirty"]
-        else "this is not a git checkout"
-    )
-    raise SystemExit(
-        f"Refusing to record a run: {why}, so no commit would describe the "
-        "code that made it. Commit first, or pass --allow-dirty."
-    )
-
-
-def versions() -> dict:
-    import datasets, evaluate, sklearn, torch, transformers  # noqa: E401
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "datasets": datasets.__version__,
-        "evaluate": evaluate.__version__,
-        "scikit-learn": sklearn.__version__,
-    }
 
 
 def peak_memory_gb(device) -> tuple[float, str]:
@@ -234,6 +193,23 @@ class TrainingClock(TrainerCallback):
             tmp.replace(self.path)
 
 
+class StopAfter(TrainerCallback):
+    """Ends the process right after the checkpoint of step ``steps`` is written, as an
+    interruption there would: nothing after it runs (one process only)."""
+
+    def __init__(self, steps: int):
+        self.steps = steps
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.global_step >= self.steps:
+            print(
+                f"stopped after the checkpoint of step {state.global_step}: run again "
+                "with the same settings to go on",
+                flush=True,
+            )
+            os._exit(0)
+
+
 def run_folder(root: str, key: dict) -> Path:
     """One folder per run setting (profile, sizes, truncation, commit, ...): a run
     started again with the same settings finds its checkpoints there."""
@@ -268,6 +244,7 @@ def fine_tune(
     record_seen=None,
     folder: Path | None = None,
     save_steps: int = 100,
+    stop_after: int | None = None,
 ) -> dict:
     """Tokenize, fine-tune, evaluate: one run of the chapter's recipe, on this process's
     share of the data when ``state`` (accelerate's) has several processes.
@@ -328,6 +305,8 @@ def fine_tune(
         )
         clock = TrainingClock(Path(output_dir))
         trainer.add_callback(clock)
+        if stop_after and folder is not None:
+            trainer.add_callback(StopAfter(stop_after))  # after the clock has saved
         resume = last_complete_checkpoint(Path(output_dir)) if folder else None
         if resume:
             resumed_at = int(resume.rpartition("-")[2])
@@ -411,11 +390,10 @@ def main(argv=None) -> Path | None:
 
 def fine_tune_and_record(cli, provenance: dict, state, argv=None) -> Path | None:
     """The run on this process; rank 0 writes the record and returns its path."""
-    import torch
     from utils import finetune as ft
     from utils import setup_chapter
     from utils.baselines import run_baselines
-    from utils.environment import describe_device, seed_everything
+    from utils.environment import seed_everything
     from utils.imdb import load_imdb
     from utils.models import load_tokenizer, resolve_model
 
@@ -446,16 +424,16 @@ def fine_tune_and_record(cli, provenance: dict, state, argv=None) -> Path | None
     tokenizer = load_tokenizer(setup)
 
     record = {
-        "script": "scripts/finetune_imdb.py",
-        "profile": profile.name,
-        "argv": sys.argv[1:] if argv is None else argv,
-        "date": started.isoformat(timespec="seconds"),
-        **provenance,
+        **provenance_fields(
+            "scripts/finetune_imdb.py",
+            profile.name,
+            sys.argv[1:] if argv is None else argv,
+            started,
+            provenance,
+        ),
         "model": setup.model.label,
         "precision": setup.precision,
-        "device": describe_device(setup.device),
-        "gpu": torch.cuda.get_device_name() if setup.device.type == "cuda" else None,
-        "versions": versions(),
+        **hardware(),
         "train_size": len(data["train"]),
         "test_size": len(data["test"]),
         # the test reviews' order, which the per-review ``correct`` strings follow
@@ -523,6 +501,7 @@ def fine_tune_and_record(cli, provenance: dict, state, argv=None) -> Path | None
             cli.record_seen,
             folder,
             cli.save_steps,
+            cli.stop_after_steps,
         )
         record["runs"].append(run)
         print(
@@ -555,16 +534,10 @@ def fine_tune_and_record(cli, provenance: dict, state, argv=None) -> Path | None
     if not state.is_main_process:
         return None
 
-    out_dir = Path(cli.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    kind = "baselines" if cli.baselines_only else "finetune"
-    path = (
-        out_dir
-        / f"{kind}_imdb_{profile.name}_{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    kind = "baselines_imdb" if cli.baselines_only else "finetune_imdb"
+    return write_record(
+        record, record_path(cli.output_dir, kind, profile.name, started)
     )
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {path.name} to {cli.output_dir}")
-    return path
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,13 +24,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "scripts"))
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # `import utils` without installing the package
 
-from finetune_imdb import (  # noqa: E402
+from utils.recording import (  # noqa: E402
     add_recording_options,
     check_provenance,
     git_commit,
-    versions,
+    hardware,
+    provenance_fields,
+    write_record,
 )
 
 
@@ -37,6 +41,25 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("chapters", nargs="*", help="chapter numbers, e.g. 02 04 (all)")
     parser.add_argument("--profile", default="full", help="run profile (default: full)")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=3600,
+        help="seconds a cell may run before the chapter counts as failed "
+        "(default: 3600)",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        help="seconds for all chapters together: a chapter still running then is "
+        "stopped, the ones after it are not started, and the record says so",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="execute nothing: check that each chapter reads as a notebook and record "
+        "that (to test the command itself)",
+    )
     add_recording_options(parser, "the JSON and the executed notebooks")
     return parser.parse_args(argv)
 
@@ -53,43 +76,58 @@ def chosen(numbers: list[str]) -> list[Path]:
     return picked
 
 
-def run(chapter: Path, out_dir: Path, env: dict) -> dict:
-    """Execute a copy of ``chapter``; the seconds it took and its first printed
-    lines."""
+def run(chapter: Path, out_dir: Path, env: dict, timeout: int, seconds_left=None):
+    """Execute a copy of ``chapter``; whether it ran through, the seconds it took and
+    its first printed lines. ``seconds_left``: stop it after that long."""
     executed = out_dir / chapter.name
     executed.write_text(chapter.read_text())
+    command = [sys.executable, "-m", "jupyter", "execute", "--inplace"]
+    command += [f"--timeout={timeout}", str(executed)]
     start = time.perf_counter()
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "execute",
-            "--inplace",
-            "--timeout=3600",
-            str(executed),
-        ],
+    # a session of its own, so that at the deadline the kernel goes with it
+    process = subprocess.Popen(
+        command,
         env=env,
         cwd=out_dir,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
+    try:
+        _, stderr = process.communicate(timeout=seconds_left)
+        returncode = process.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        _, stderr = process.communicate()
+        returncode = None
+        stderr = f"stopped at the deadline after {seconds_left:.0f} s\n{stderr}"
     seconds = time.perf_counter() - start
     cells = json.loads(executed.read_text())["cells"]
     printed = ["".join(o.get("text", "")) for c in cells for o in c.get("outputs", [])]
     return {
         "chapter": chapter.stem,
-        "ok": done.returncode == 0,
+        "ok": returncode == 0,
+        "returncode": returncode,
         "seconds": round(seconds, 1),
         "setup": "".join(printed[:2]).strip().splitlines()[:3],
-        "error": None if done.returncode == 0 else done.stderr[-2000:],
+        "error": None if returncode == 0 else stderr[-2000:],
     }
 
 
-def gpu_name() -> str | None:
-    import torch
-
-    return torch.cuda.get_device_name() if torch.cuda.is_available() else None
+def dry_run(chapter: Path) -> dict:
+    """What ``run`` records, without executing: the notebook read and its cells
+    counted."""
+    cells = json.loads(chapter.read_text())["cells"]
+    code = sum(c["cell_type"] == "code" for c in cells)
+    return {
+        "chapter": chapter.stem,
+        "ok": True,
+        "returncode": 0,
+        "seconds": 0.0,
+        "setup": [f"dry run: {code} code cells, not executed"],
+        "error": None,
+    }
 
 
 def main(argv=None) -> Path:
@@ -100,26 +138,50 @@ def main(argv=None) -> Path:
     started = datetime.now(timezone.utc)
     out_dir = Path(cli.output_dir) / f"chapters_{cli.profile}_{started:%Y%m%dT%H%M%SZ}"
     out_dir.mkdir(parents=True)
-    env = {**os.environ, "BOOK_PROFILE": cli.profile}
-    runs = []
+    # the chapters import this checkout's utils, whatever else is installed
+    path = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "BOOK_PROFILE": cli.profile, "PYTHONPATH": path}
+    runs, clock = [], time.perf_counter()
     for chapter in chapters:
-        runs.append(run(chapter, out_dir, env))
+        left = (
+            None
+            if cli.deadline is None
+            else cli.deadline - (time.perf_counter() - clock)
+        )
+        if left is not None and left <= 0:
+            runs.append(
+                {
+                    "chapter": chapter.stem,
+                    "ok": False,
+                    "returncode": None,
+                    "seconds": 0.0,
+                    "setup": [],
+                    "error": "not started: the deadline had passed",
+                }
+            )
+        elif cli.dry_run:
+            runs.append(dry_run(chapter))
+        else:
+            runs.append(run(chapter, out_dir, env, cli.timeout, left))
         print(
             f"{chapter.stem}: {'ok' if runs[-1]['ok'] else 'FAILED'}, "
             f"{runs[-1]['seconds']:.0f} s"
         )
     record = {
-        "script": "scripts/run_chapters.py",
-        "profile": cli.profile,
-        "date": started.isoformat(timespec="seconds"),
-        **provenance,
-        "gpu": gpu_name(),
-        "versions": versions(),
+        **provenance_fields(
+            "scripts/run_chapters.py",
+            cli.profile,
+            sys.argv[1:] if argv is None else argv,
+            started,
+            provenance,
+        ),
+        **hardware(),
+        "dry_run": cli.dry_run,
+        "deadline_seconds": cli.deadline,
         "runs": runs,
     }
-    path = out_dir.with_suffix(".json")
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {path.name} and the executed notebooks to {cli.output_dir}")
+    path = write_record(record, out_dir.with_suffix(".json"))
+    print(f"the executed notebooks are in {out_dir}")
     if not all(r["ok"] for r in runs):
         raise SystemExit("a chapter failed: see 'error' in the JSON")
     return path

@@ -73,10 +73,10 @@ def test_tokenize_imdb_drops_text_and_pads_nothing(tokenizer):
         "text" not in out["train"].column_names and "label" in out["train"].column_names
     )
     assert [len(i) for i in out["train"]["input_ids"]] == [5, 16]
-    batch = ft.collator(tokenizer)(
-        [{k: v for k, v in row.items()} for row in out["train"]]
-    )
-    assert batch["input_ids"].shape == (2, 64)  # padded up to a multiple of 64
+    rows = [{k: v for k, v in row.items()} for row in out["train"]]
+    # a GPU's recipe pads up to a multiple of 64, a CPU's to the longest review
+    assert ft.collator(tokenizer, 64)(rows)["input_ids"].shape == (2, 64)
+    assert ft.collator(tokenizer, None)(rows)["input_ids"].shape == (2, 16)
 
 
 def _reviews(n, offset=0):
@@ -233,3 +233,70 @@ def test_predict_in_order_undoes_the_length_grouping(tmp_path, tokenizer):
     assert np.array_equal(out.label_ids, data["test"]["label"])
     lengths = np.array([len(i) for i in tokenized["test"]["input_ids"]])
     assert out.predictions.shape == (40, 2) and lengths.std() > 0
+
+
+def test_4_accumulated_steps_of_8_train_as_one_batch_of_32(tmp_path, tokenizer):
+    """make_trainer's fix: with gradient accumulation, a classifier's loss is each
+    step's mean, so Trainer must divide it by the steps. The logged loss and the
+    gradients of one optimizer step over 4 x 8 reviews equal those over 32 at once."""
+    import torch
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        TrainerCallback,
+    )
+
+    texts = [("great " if i % 2 else "awful ") * (3 + 5 * i % 29) for i in range(32)]
+    data = DatasetDict(
+        {
+            s: Dataset.from_dict({"text": texts, "label": [i % 2 for i in range(32)]})
+            for s in ("train", "test")
+        }
+    )
+    tokenized = ft.tokenize_imdb(data, tokenizer, 64)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+        num_labels=2,
+    )
+
+    class Gradients(TrainerCallback):
+        def on_pre_optimizer_step(self, args, state, control, model=None, **kw):
+            self.grads = {
+                n: p.grad.detach().clone() for n, p in model.named_parameters()
+            }
+
+    def one_step(accumulation):
+        torch.manual_seed(0)
+        model = BertForSequenceClassification(config)
+        profile = get_profile("smoke").replace(
+            batch_size=32, gradient_accumulation_steps=accumulation
+        )
+        args = ft.training_arguments(
+            profile,
+            str(tmp_path / str(accumulation)),
+            {"use_cpu": True},
+            max_steps=1,
+            logging_steps=1,
+            warmup_steps=0,
+            max_grad_norm=0.0,  # no clipping: the raw gradients are compared
+            eval_strategy="no",
+            disable_tqdm=True,
+        )
+        grads = Gradients()
+        trainer = ft.make_trainer(model, args, tokenized, tokenizer, None, [grads])
+        trainer.train()
+        [loss] = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+        return loss, grads.grads
+
+    loss_32, grads_32 = one_step(1)
+    loss_4x8, grads_4x8 = one_step(4)
+    assert loss_4x8 == pytest.approx(loss_32, rel=1e-5)
+    assert grads_32.keys() == grads_4x8.keys()
+    for name, grad in grads_32.items():
+        torch.testing.assert_close(grads_4x8[name], grad, rtol=1e-4, atol=1e-6)

@@ -3,8 +3,9 @@
 
 One place for what both must do the same way: hold out a validation split of the
 training reviews for the evaluations during training, tokenize with truncation and no
-padding at map time (head-only, or head+tail as in Sun et al. 2019), pad each batch to a
-multiple of 64, group reviews of similar length, and build
+padding at map time (head-only, or head+tail as in Sun et al. 2019), pad each batch as
+the device's recipe says (``setup.recipe``: to its longest review on a CPU, to a
+multiple of 64 on a GPU), group reviews of similar length, and build
 ``TrainingArguments``/``Trainer`` for the transformers 5 API.
 """
 
@@ -18,9 +19,9 @@ from utils.profiles import Profile
 TRUNCATIONS = ("head", "head+tail")
 # the share of the training reviews held out as the validation split
 VALIDATION_FRACTION = 0.1
-PAD_TO_MULTIPLE_OF = (
-    64  # measured on an H200: grouped batches padded to a multiple of 64 were fastest
-)
+# a GPU's tensor-core shapes (utils.recipe.GPU_RECIPE); a CPU pads to the longest review
+# (setup.recipe.pad_to_multiple_of is None there): pass setup.recipe's value
+PAD_TO_MULTIPLE_OF = 64
 
 
 def head_tail(ids: list[int], budget: int, head: int) -> list[int]:
