@@ -1,10 +1,12 @@
 """Chapter 5's Hub applications: ``hub_model_available`` finds a model in the Hugging
 Face cache or says why not, and the stand-ins that the reader-path tests lay out there
-are the models the chapter asks for."""
+are the models the chapter asks for; offline, each of the four parts that needs the Hub
+shows one line on the page, and nothing else."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from tests import application_stand_ins as apps
@@ -42,3 +44,33 @@ def test_with_the_stand_ins_in_the_cache_each_is_available(tmp_path):
     apps.write_application_stand_ins(tmp_path / "hf")
     found = last_json(run_offline(AVAILABLE % (apps.ALL,), tmp_path / "hf"))
     assert found == {name: [True, ""] for name in apps.ALL}
+
+
+def hub_cells() -> list[dict]:
+    """The chapter's code cells that need a model from the Hub: each starts its work
+    with ``if not from_hub(...):`` and says in one line what it skipped."""
+    cells = json.loads(CHAPTER.read_text())["cells"]
+    return [
+        cell
+        for cell in cells
+        if cell["cell_type"] == "code"
+        and re.search(r"^if not from_hub\(", "".join(cell["source"]), re.M)
+    ]
+
+
+def test_four_parts_need_the_hub_and_together_ask_for_every_stand_in():
+    sources = ["".join(cell["source"]) for cell in hub_cells()]
+    assert len(sources) == 4  # reading the answer, GPT-2, translation, speech
+    asked = {name for name in apps.ALL for source in sources if f'"{name}"' in source}
+    assert asked == set(apps.ALL)
+
+
+def test_offline_each_part_that_needs_the_hub_shows_one_line():
+    # the stored outputs come from a run without the Hub
+    for cell in hub_cells():
+        outputs = cell.get("outputs", [])
+        assert [o["output_type"] for o in outputs] == ["stream"]
+        printed = "".join(outputs[0]["text"])
+        assert printed.count("\n") == 1 and printed.endswith("\n")
+        assert " skipped: " in printed and "Hugging Face Hub" in printed
+        assert "cache" not in printed
