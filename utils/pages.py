@@ -22,13 +22,15 @@ def plain(value):
     return value
 
 
-def glue(name: str, value, display: bool = False):
-    """Make ``value`` available to the page's Markdown as ``name``; returns it."""
+def glue(name: str, value, display: bool = False) -> None:
+    """Make ``value`` available to the page's Markdown as ``name``.
+
+    It returns nothing, so that a ``glue(...)`` on a cell's last line leaves no value
+    on the page."""
     value = plain(value)
     GLUED[name] = value
     try:
         from myst_nb import glue as myst_glue
     except ImportError:
-        return value
+        return
     myst_glue(name, value, display=display)
-    return value
