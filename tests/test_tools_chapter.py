@@ -13,6 +13,7 @@ import importlib.metadata as metadata
 import json
 import re
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -244,3 +245,59 @@ def test_links_into_other_chapters_land_on_headings(chapter):
             assert anchor in anchors(path), (
                 f"{chapter}: no heading #{anchor} in {target}"
             )
+
+
+# --- chapter 7's attribution batches on a free T4 -----------------------------------
+
+T4_BYTES = 15_828_320_256  # what torch.cuda reports for a Colab T4
+
+
+def chapter_7_batch(profile, dtype) -> int:
+    """Chapter 7's rule for the batches of its passes outside Trainer, evaluated as
+    the chapter writes it."""
+    source = code_of(ROOT / "chapters" / "07_trends.ipynb")
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "BATCH" for t in node.targets
+        ):
+            setup = types.SimpleNamespace(dtype=dtype)
+            expression = ast.Expression(node.value)
+            return eval(compile(expression, "chapter 7", "eval"), {}, locals())
+    raise AssertionError("chapter 7 no longer defines BATCH")
+
+
+def test_chapter_7s_fp32_gradients_fit_a_t4_in_the_full_profile(monkeypatch):
+    """#19: batches of eval_batch_size (256) with a backward pass at 512 tokens in fp32
+    needed about 19 GB of activations on a 16 GB T4. The batches now come from the
+    per-device batch that setup fits for fp16 training, halved for fp32."""
+    import torch
+    import transformers
+    from transformers import BertConfig
+
+    from utils import environment
+    from utils.memory import activation_bytes, model_shape
+    from utils.models import ModelChoice
+    from utils.profiles import get_profile
+
+    monkeypatch.setattr(environment, "gpu_memory_bytes", lambda device: T4_BYTES)
+    monkeypatch.setattr(
+        transformers.AutoConfig, "from_pretrained", lambda *a, **k: BertConfig()
+    )
+    full = get_profile("full")
+    bert = ModelChoice("bert-base-uncased", "bert-base-uncased", "bert-base-uncased")
+    fitted = environment.fit_to_gpu(full, bert, torch.device("cuda"), "fp16")
+    shape = model_shape(BertConfig())
+    parameters = shape.pop("parameters")
+
+    def fp32_backward_bytes(batch: int) -> int:  # weights, and the kept activations
+        per_sample = activation_bytes(
+            full.max_length, **shape, bytes_per_activation=4, attention_scores=True
+        )
+        return 4 * parameters + batch * per_sample
+
+    batch = chapter_7_batch(fitted, torch.float16)
+    assert 1 <= batch < fitted.per_device_batch_size
+    assert fp32_backward_bytes(batch) < 0.9 * T4_BYTES
+    assert fp32_backward_bytes(full.eval_batch_size) > T4_BYTES  # what #19 found
+    # on a CPU, in fp32, the per-device batch as it is
+    assert chapter_7_batch(fitted, None) == fitted.per_device_batch_size
