@@ -290,6 +290,11 @@ def test_runs_on_follows_the_chapters_code(chapter):
     )
 
 
+def test_chapter_1s_draws_are_the_ones_counted():
+    drawn = re.search(r"^DRAWS = (\d+)", chapter_code("01"), flags=re.M)
+    assert drawn and int(drawn[1]) == budget.PROBE_DRAWS
+
+
 @pytest.mark.parametrize("chapter", budget.CHAPTERS)
 def test_each_chapters_full_profile_fits_twenty_minutes_on_a_colab_t4(chapter):
     minutes = budget.colab_t4_minutes(chapter, get_profile("full"))
