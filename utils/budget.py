@@ -775,14 +775,3 @@ def chapter_line(chapter: str, device, profile: Profile) -> str:
         f"so their numbers are rough; on a Colab T4 GPU the chapter runs at full size "
         f"in {time}."
     )
-
-
-def budget_line(chapter: str) -> str:
-    """The sentence at the top of a chapter: what its ``full`` profile costs on a T4."""
-    from utils.profiles import get_profile
-
-    minutes = max(1, round(colab_t4_minutes(chapter, get_profile("full"))))
-    return (
-        f"Time: about {minutes} minute{'s' * (minutes > 1)} on a Colab T4 in the full "
-        "profile (estimated from the chapter's FLOPs: utils/budget.py)."
-    )
