@@ -22,7 +22,11 @@ change (the book's precision is fp32 on a CPU without native bf16) is listed as 
 The last kept row is the book's recipe: the script checks that it is.
 
 Every row trains a freshly loaded model on the same sample of training reviews,
-tokenized the same way, for one epoch after a few untimed warm-up steps; the rows run
+tokenized the same way, for one epoch after a few untimed warm-up steps. The sample is
+a few batches of the order in which transformers' LengthGroupedSampler would feed the
+whole training split, at evenly spaced quantiles of length (``grouped_sample``), so
+that grouped rows meet batches as alike in length as a real run's; rows in random order
+shuffle the same reviews. The rows run
 ``--repeats`` times (default 3), interleaved (each repeat runs every row once), and the
 record keeps every repeat's time, the median and the spread (minimum and maximum).
 Besides samples/s it records real (not padding) tokens/s, the share of padding, peak
@@ -68,21 +72,20 @@ from utils.recording import (  # noqa: E402
     write_record,
 )
 
-# Sizes per profile: reviews timed per row, untimed warm-up steps, repeats of every row,
-# and the parity run's training and held-out reviews. On a GPU 6,400 reviews let
-# transformers' LengthGroupedSampler sort full chunks of 50 batches of 32, as on the
-# whole split.
+# Sizes per profile: reviews timed per row (whole batches of the profile's), untimed
+# warm-up steps, repeats of every row, and the parity run's training and held-out
+# reviews.
 DEFAULTS = {
     "full": {
-        "reviews": 6_400,
+        "reviews": 3_200,
         "warmup": 10,
         "repeats": 3,
         "parity_train": 5_000,
         "parity_eval": 2_000,
     },
     "smoke": {
-        "reviews": 128,
-        "warmup": 2,
+        "reviews": 96,
+        "warmup": 1,
         "repeats": 3,
         "parity_train": 1_000,
         "parity_eval": 500,
@@ -264,6 +267,32 @@ def book_recipe(setup) -> Recipe:
     )
 
 
+def grouped_sample(lengths: list[int], batch: int, count: int, seed: int) -> list[int]:
+    """``count`` reviews of the pool whose ``lengths`` are given: ``count // batch``
+    batches of the order in which transformers' LengthGroupedSampler would feed the
+    whole pool to a run with this ``batch`` (shuffled, cut into megabatches of up to
+    50 batches, each sorted by length), kept in that order.
+
+    The batches are taken at evenly spaced quantiles of their mean length, so that a
+    sample of a few batches holds short, middling and long reviews as the whole split
+    does, and its batches are as alike in length as a real run's (grouping the sample
+    alone would give megabatches of a few dozen reviews)."""
+    import torch
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    generator = torch.Generator().manual_seed(seed)
+    order = get_length_grouped_indices(lengths, batch, generator=generator)
+    batches = [order[i : i + batch] for i in range(0, len(order) - batch + 1, batch)]
+    by_length = sorted(
+        range(len(batches)), key=lambda b: sum(lengths[i] for i in batches[b])
+    )
+    wanted = count // batch
+    chosen = {
+        by_length[(2 * j + 1) * len(batches) // (2 * wanted)] for j in range(wanted)
+    }
+    return [i for b in sorted(chosen) for i in batches[b]]
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="full", help="run profile; default: full")
@@ -272,7 +301,17 @@ def parse_args(argv=None):
         type=int,
         help="tokens per review for the timed runs (default: the profile's)",
     )
-    parser.add_argument("--reviews", type=int, help="training reviews timed per row")
+    parser.add_argument(
+        "--reviews",
+        type=int,
+        help="training reviews timed per row (a multiple of the profile's batch)",
+    )
+    parser.add_argument(
+        "--pool",
+        type=int,
+        help="training reviews whose grouped order the timed batches are drawn from "
+        "(default: all but the parity check's)",
+    )
     parser.add_argument(
         "--warmup-steps", type=int, help="untimed steps before each timed epoch"
     )
@@ -486,7 +525,7 @@ def device_peak(setup) -> tuple[dict, str]:
         for part, peaks in GPU_PEAK_FLOPS.items():
             if part in name:
                 return peaks, f"NVIDIA datasheet for {part} (dense)"
-    n = 4096 if device.type == "cuda" else 2048
+    n = 4096 if device.type == "cuda" else 1024
     peaks = {}
     for precision in ("fp32", "bf16"):
         a = torch.randn(n, n, device=device, dtype=autocast_dtype(precision))
@@ -523,7 +562,11 @@ def time_recipe(recipe: Recipe, setup, train, tokenizer, max_length, cli, memory
     with tempfile.TemporaryDirectory() as output_dir:
         if cli.warmup_steps:
             args = recipe_arguments(
-                recipe, setup, output_dir, max_steps=cli.warmup_steps
+                recipe,
+                setup,
+                output_dir,
+                max_steps=cli.warmup_steps,
+                train_sampling_strategy="random",  # any batches: not timed
             )
             quiet_trainer(
                 model=model,
@@ -533,7 +576,10 @@ def time_recipe(recipe: Recipe, setup, train, tokenizer, max_length, cli, memory
                 processing_class=tokenizer,
             ).train()
         counting, clock = CountingCollator(collate), make_clock(setup)
-        args = recipe_arguments(recipe, setup, output_dir, num_train_epochs=1)
+        # the sample is in the grouped order already (grouped_sample); random rows
+        # shuffle it
+        order = {"train_sampling_strategy": "sequential"} if recipe.grouped else {}
+        args = recipe_arguments(recipe, setup, output_dir, num_train_epochs=1, **order)
         trainer = quiet_trainer(
             model=model,
             args=args,
@@ -774,26 +820,29 @@ def main(argv=None) -> Path:
     rows = chosen_rows(all_rows, cli.recipes)
     book_row = [r for r in all_rows if r.kept][-1]
 
-    # the whole training split, shuffled with the seed: disjoint random samples for the
-    # timed runs, the parity run's training and its held-out reviews
+    # the whole training split, shuffled with the seed: the parity run's training and
+    # held-out reviews first, then the pool the timed batches are drawn from
     whole = load_imdb(setup, None, 2, verbose=False)["train"]
-    needed = (
-        cli.reviews + cli.parity_train + (cli.parity_eval if cli.parity_train else 0)
-    )
-    if needed > len(whole):
+    parity_needed = cli.parity_train + (cli.parity_eval if cli.parity_train else 0)
+    pool_size = min(cli.pool or len(whole), len(whole) - parity_needed)
+    if cli.reviews % book.batch or cli.reviews > pool_size:
         raise SystemExit(
-            f"--reviews, --parity-train and --parity-eval ask for {needed:,} training "
-            f"reviews; IMDb has {len(whole):,}"
+            f"--reviews {cli.reviews}: use a multiple of the batch ({book.batch}) "
+            f"no larger than the {pool_size:,} reviews left after the parity check"
         )
     tokenizer = load_tokenizer(setup)
     config = model_config(setup, cli.layers)
-    timed = ft.tokenize_imdb(
-        DatasetDict({"train": whole.select(range(cli.reviews))}),
+    pool = ft.tokenize_imdb(
+        DatasetDict(
+            {"train": whole.select(range(parity_needed, parity_needed + pool_size))}
+        ),
         tokenizer,
         max_length,
         profile.truncation,
         profile.head_tokens,
     )["train"]
+    lengths = [len(ids) for ids in pool["input_ids"]]
+    timed = pool.select(grouped_sample(lengths, book.batch, cli.reviews, setup.seed))
 
     peaks, peak_source = device_peak(setup)
     peak = max(peaks.values())
@@ -827,11 +876,10 @@ def main(argv=None) -> Path:
 
     parity = None
     if cli.parity_train:
-        start = cli.reviews
         split = DatasetDict(
             {
-                "train": whole.select(range(start, start + cli.parity_train)),
-                "validation": whole.select(range(start + cli.parity_train, needed)),
+                "train": whole.select(range(cli.parity_train)),
+                "validation": whole.select(range(cli.parity_train, parity_needed)),
             }
         )
         tokenized = ft.tokenize_imdb(
@@ -879,6 +927,12 @@ def main(argv=None) -> Path:
         "recipe_measured_on_this_device": setup.recipe.measured,
         "max_length": max_length,
         "reviews": cli.reviews,
+        "pool": pool_size,
+        "timed_sample": f"{cli.reviews} training reviews, the same for every row: "
+        f"{cli.reviews // book.batch} batches of {book.batch} of the grouped order "
+        f"of {pool_size:,} reviews (LengthGroupedSampler's), at evenly spaced "
+        "quantiles of their mean length; "
+        "rows in random order shuffle them, grouped rows take them in that order",
         "warmup_steps": cli.warmup_steps,
         "repeats": cli.repeats,
         "order": order,

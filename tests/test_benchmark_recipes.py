@@ -173,6 +173,29 @@ def test_a_known_gpus_peak_comes_from_its_datasheet(script, monkeypatch):
     assert peaks["bf16"] == 989e12 and "datasheet" in source
 
 
+def test_the_timed_sample_is_whole_batches_of_the_grouped_order_of_the_pool(script):
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    generator = torch.Generator().manual_seed(0)
+    lengths = torch.randint(10, 512, (4000,), generator=generator).tolist()
+    sample = script.grouped_sample(lengths, 32, 128, seed=42)
+    assert len(sample) == len(set(sample)) == 128
+    order = get_length_grouped_indices(
+        lengths, 32, generator=torch.Generator().manual_seed(42)
+    )
+    starts = {tuple(order[i : i + 32]) for i in range(0, len(order), 32)}
+    blocks = [tuple(sample[i : i + 32]) for i in range(0, 128, 32)]
+    assert all(block in starts for block in blocks)  # the library's batches, whole
+    # short, middling and long batches: the sample's mean length is the pool's
+    mean = sum(lengths) / len(lengths)
+    assert abs(sum(lengths[i] for i in sample) / 128 - mean) < 0.1 * mean
+    # and each batch holds reviews of about one length
+    assert all(
+        max(lengths[i] for i in b) - min(lengths[i] for i in b) < 40 for b in blocks
+    )
+    assert script.grouped_sample(lengths, 32, 128, seed=42) == sample
+
+
 def test_a_row_is_summarized_by_the_median_and_the_spread_of_its_repeats(script):
     row = script.Row("grouped", "+ grouped", cpu_book(script), "course", "order")
     repeat = {
@@ -206,7 +229,8 @@ def test_a_row_is_summarized_by_the_median_and_the_spread_of_its_repeats(script)
 )
 def test_a_tiny_run_records_every_row_repeat_and_answer(tmp_path):
     tiny = ["--profile", "smoke", "--layers", "1", "--max-length", "512"]
-    tiny += ["--reviews", "32", "--warmup-steps", "1", "--repeats", "2"]
+    tiny += ["--reviews", "64", "--pool", "2000", "--warmup-steps", "1"]
+    tiny += ["--repeats", "2"]
     tiny += ["--recipes", "course,grouped,multiple,book", "--device-batches", "8"]
     tiny += ["--parity-train", "32", "--parity-eval", "32", "--parity-max-length", "32"]
     cmd = [sys.executable, str(SCRIPT), *tiny, "--output-dir", str(tmp_path)]
@@ -224,22 +248,21 @@ def test_a_tiny_run_records_every_row_repeat_and_answer(tmp_path):
     assert record["book_recipe"] == "sdpa" and record["repeats"] == 2
     assert len(record["order"]) == 2 and record["order"][0] != record["order"][1]
     for run in runs.values():
-        assert run["samples"] == 32  # the same reviews for every row
+        assert run["samples"] == 64  # the same reviews for every row
         assert len(run["repeats"]) == 2
-        rates = [32 / r["seconds"] for r in run["repeats"]]
+        rates = [64 / r["seconds"] for r in run["repeats"]]
         assert run["samples_per_second"] == pytest.approx(statistics.median(rates))
         assert run["samples_per_second_min"] == pytest.approx(min(rates))
     # counted work: the article pads every review to 512 tokens; dynamic padding
     # computes less, grouping less again, and the multiple of 64 more than grouping
     padded = {n: r["padded_tokens_per_second"] * r["seconds"] for n, r in runs.items()}
-    assert padded["article"] == pytest.approx(32 * 512)
+    assert padded["article"] == pytest.approx(64 * 512)
     assert padded["article"] > padded["course"] > padded["grouped"]
     assert padded["multiple"] > padded["grouped"]
     assert runs["article"]["padding_fraction"] > runs["grouped"]["padding_fraction"]
     assert runs["sdpa"]["gradient_accumulation_steps"] == 4  # 32 as 4 x 8
-    assert (
-        runs["sdpa"]["optimizer_steps"] == 1 and runs["article"]["optimizer_steps"] == 4
-    )
+    assert runs["sdpa"]["optimizer_steps"] == 64 // 32
+    assert runs["article"]["optimizer_steps"] == 64 // 8
     assert record["book_vs_article"]["min"] <= record["book_vs_article"]["median"]
     # accuracies are the shares of right answers, and the paired difference is theirs
     parity = record["parity"]["runs"]
