@@ -10,6 +10,7 @@ this checkout. Whatever the chapter reads must then come with the package.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -72,7 +73,9 @@ def wheel(tmp_path_factory) -> Path:
         ROOT / "utils", source / "utils", ignore=shutil.ignore_patterns("__pycache__")
     )
     command = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps"]
-    command += ["--no-build-isolation", "-w", str(tmp / "dist"), str(source)]
+    if importlib.util.find_spec("setuptools"):  # else pip fetches it to build
+        command.append("--no-build-isolation")
+    command += ["-w", str(tmp / "dist"), str(source)]
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     (built,) = (tmp / "dist").glob("pretrained_lm_book-*.whl")

@@ -192,14 +192,6 @@ def _problems(profile: Profile):
             f"batch_size={profile.batch_size} is not a multiple of "
             f"gradient_accumulation_steps={profile.gradient_accumulation_steps}"
         )
-    if profile.truncation == "head+tail" and not 0 < profile.head_tokens < (
-        profile.max_length
-    ):
-        yield (
-            f"head_tokens={profile.head_tokens} must be below "
-            f"max_length={profile.max_length} (with truncation='head+tail' the rest "
-            "of each review comes from its end)"
-        )
 
 
 PROFILES: dict[str, Profile] = {
