@@ -260,7 +260,8 @@ def test_a_tiny_run_records_every_row_repeat_and_answer(tmp_path):
     assert padded["article"] > padded["course"] > padded["grouped"]
     assert padded["multiple"] > padded["grouped"]
     assert runs["article"]["padding_fraction"] > runs["grouped"]["padding_fraction"]
-    assert runs["sdpa"]["gradient_accumulation_steps"] == 4  # 32 as 4 x 8
+    book = runs["sdpa"]  # the profile's batch of 32, in steps
+    assert book["per_device_batch"] * book["gradient_accumulation_steps"] == 32
     assert runs["sdpa"]["optimizer_steps"] == 64 // 32
     assert runs["article"]["optimizer_steps"] == 64 // 8
     assert record["book_vs_article"]["min"] <= record["book_vs_article"]["median"]

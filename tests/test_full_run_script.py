@@ -128,7 +128,10 @@ def test_script_runs_at_a_small_size_with_book_model(tmp_path):
 # apart; a one-process run with batches of 16 (4 steps) ends 4.5e-4 away, one with two
 # epochs 2.7e-3.
 SPLIT_RUN = ["--train-size", "64", "--test-size", "32", "--truncation", "head+tail"]
-SPLIT_SIZES = "max_length=64; batch_size=8; warmup_steps=1"
+# (gradient_accumulation_steps=1: each process takes its 4 reviews in one step)
+SPLIT_SIZES = (
+    "max_length=64; batch_size=8; warmup_steps=1; gradient_accumulation_steps=1"
+)
 LOSS_TOLERANCE = 1e-5
 
 
