@@ -524,14 +524,46 @@ def _chapter07(p: Profile, config, where: str) -> dict[str, float]:
     }
 
 
+def _lora_study(p: Profile, config, where: str) -> dict[str, float]:
+    """Chapter 8's LoRA study: as many full fine-tuning runs as LoRA runs (one per
+    full_learning_rates), each over lora_train x lora_epochs reviews at lora_max_length
+    in setup's precision (Trainer: half on a GPU), each scored on lora_validation
+    reviews; the two chosen models on lora_test reviews once, and a memory measurement
+    of 2 steps each. A LoRA step costs about 2/3 of a full one: its backward pass
+    computes no gradients of the frozen weights. Runs added where a chosen rate sits at
+    its grid's edge are not counted."""
+    gpu, _, _ = where.rpartition(":")
+    trainer = where if where == "cpu" else f"{gpu}:fp16" if gpu else "fp16"
+    speed = flops_per_second(trainer, config)
+    lengths = padded_length(GROUPED_TRAIN, p.lora_max_length)
+    runs = len(p.full_learning_rates)
+
+    def passes(reviews: float, length=lengths) -> float:
+        flops = encoder_flops(config, reviews, *length)
+        return (flops + classifier_head_flops(config, reviews)) / speed
+
+    trained = passes(p.lora_train * p.lora_epochs)
+    return {
+        "LoRA study: full fine-tuning runs": runs * 3 * trained,
+        "LoRA study: LoRA runs": runs * 2 * trained,
+        "LoRA study: validation and test predictions": passes(
+            2 * runs * p.lora_validation + 2 * p.lora_test
+        ),
+        "LoRA study: memory measurements": 2 * 2 * 3 * passes(
+            p.lora_batch_size, (p.lora_max_length, p.lora_max_length**2)
+        ),
+    }
+
+
 def _chapter08(p: Profile, config, where: str) -> dict[str, float]:
-    """The measured training step, the classifier's predictions on the test sample
-    (accuracy and throughput), the baselines, and IMDb's statistics."""
+    """The measured training step, the LoRA study, the classifier's predictions on the
+    test sample (accuracy and throughput), the baselines, and IMDb's statistics."""
     train, test = p.train_size or IMDB_SPLIT, p.test_size or IMDB_SPLIT
     step = 3 * encoder_flops(config, p.memory_check_batch, p.max_length)
     return {
         **_classifier_training(p, config, where),
         "memory check: 2 training steps": 2 * step / flops_per_second(where, config),
+        **_lora_study(p, config, where),
         "predictions on the test sample": _classifier_seconds(
             p, config, where, test, GROUPED_EVAL
         ),
