@@ -136,7 +136,7 @@ if [ "$mode" = dry ]; then
   chapters="${GPU_CHECK_CHAPTERS:-04 07 08}"
   chapter_options=(--dry-run)
   chapters_limit=60
-  bench_options=(--layers 1 --reviews 16 --warmup-steps 1 --repeats 1
+  bench_options=(--layers 1 --reviews 32 --warmup-steps 1 --repeats 1
     --max-length 64 --device-batches 8 --parity-train 0)
   bench_limit=300
 else

@@ -36,7 +36,7 @@ def test_offline_and_uncached_each_is_unavailable_with_a_reason(tmp_path):
     for name, (available, why) in found.items():
         assert not available
         assert why == (
-            f"the Hugging Face Hub is out of reach and {name} is not cached here"
+            f"the Hugging Face Hub is out of reach and {name} is not on this machine"
         )
 
 

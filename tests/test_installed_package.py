@@ -30,10 +30,14 @@ CHAPTER = ROOT / "chapters" / "01_pretrained_language_models.ipynb"
 # As in a Colab runtime: google.colab is imported, and this checkout is not importable
 # (its editable install is hidden: a finder on sys.meta_path, or a path entry).
 SITECUSTOMIZE = """\
+import importlib.machinery
 import sys
 import types
 
-sys.modules["google.colab"] = types.ModuleType("google.colab")
+# a module with a spec, as a real import leaves it (libraries call find_spec on it)
+colab = types.ModuleType("google.colab")
+colab.__spec__ = importlib.machinery.ModuleSpec("google.colab", None)
+sys.modules["google.colab"] = colab
 sys.meta_path[:] = [
     f for f in sys.meta_path if "pretrained_lm_book" not in getattr(f, "__module__", "")
 ]

@@ -189,7 +189,9 @@ class ChapterSetup:
         import datasets
         import transformers
 
-        changed = self.profile.changed
+        # the accumulation fitted to this device is the recipe's doing, not a change
+        fitted = "gradient_accumulation_steps"
+        changed = [c for c in self.profile.changed if c != fitted]
         changed = (
             ""
             if not changed

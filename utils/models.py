@@ -96,7 +96,8 @@ def hub_model_available(name: str) -> tuple[bool, str]:
             return True, ""
     except ModelNotFoundError:
         return False, f"the Hugging Face Hub has no model named {name}"
-    return False, f"the Hugging Face Hub is out of reach and {name} is not cached here"
+    out_of_reach = "the Hugging Face Hub is out of reach"
+    return False, f"{out_of_reach} and {name} is not on this machine"
 
 
 def _looks_like_a_path(name: str) -> bool:
