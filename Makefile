@@ -92,6 +92,9 @@ RUN_ENV = env -u BOOK_MODEL -u BOOK_PRECISION -u BOOK_PROFILE_OVERRIDES \
 NO_IMDB = echo "The tests need the IMDb archive aclImdb_v1.tar.gz (84 MB): run \`make imdb\`" \
   "to download it into data/, or set IMDB_PATH=/path/to/aclImdb_v1.tar.gz." >&2; exit 1
 
+# the 25 slowest tests are listed at the end: make test has a budget of 20 minutes
+PYTEST_ARGS ?= --durations=25
+
 test: setup
 	@test -f "$(IMDB_PATH)" || { $(NO_IMDB); }
 	$(RUN_ENV) $(PY) -m pytest $(PYTEST_ARGS)

@@ -35,7 +35,9 @@ def test_it_runs_a_chapter_and_records_time_setup_and_commit(tmp_path):
     record = json.loads(path.read_text())
     [run] = record["runs"]
     assert run["ok"] and run["chapter"] == "02_transformer" and run["seconds"] > 0
-    assert "profile smoke" in run["setup"][0]
+    # the chapter's first printed line: the reader's line from setup_chapter
+    assert run["setup"][0].startswith("The outputs below come from a ")
+    assert record["profile"] == "smoke"
     assert record["commit"] and {"torch", "transformers"} <= set(record["versions"])
     assert record["cpu"] and record["threads"] >= 1 and record["gpu"] is None
     assert (path.with_suffix("") / "02_transformer.ipynb").exists()
