@@ -245,7 +245,7 @@ PROFILES: dict[str, Profile] = {
         lora_epochs=1,
         lora_batch_size=8,
         full_learning_rates=(3e-5, 1e-4, 3e-4, 1e-3),
-        lora_learning_rates=(1e-3, 3e-3, 1e-2),
+        lora_learning_rates=(3e-3, 1e-2, 3e-2),
     ),
     "full": Profile(
         name="full",
