@@ -1,4 +1,4 @@
-"""Metrics through evaluate: the Hub's modules online, the book's local copies offline."""
+"""Metrics through evaluate: the Hub's modules online, the book's own copies offline."""
 
 import evaluate
 import numpy as np
