@@ -228,8 +228,8 @@ def test_a_row_is_summarized_by_the_median_and_the_spread_of_its_repeats(script)
     not os.environ.get("IMDB_PATH"), reason="no IMDb data: set IMDB_PATH"
 )
 def test_a_tiny_run_records_every_row_repeat_and_answer(tmp_path):
-    tiny = ["--profile", "smoke", "--layers", "1", "--max-length", "512"]
-    tiny += ["--reviews", "64", "--pool", "2000", "--warmup-steps", "1"]
+    tiny = ["--profile", "smoke", "--layers", "1", "--max-length", "256"]
+    tiny += ["--reviews", "32", "--pool", "2000", "--warmup-steps", "1"]
     tiny += ["--repeats", "2"]
     tiny += ["--recipes", "course,grouped,multiple,book", "--device-batches", "8"]
     tiny += ["--parity-train", "32", "--parity-eval", "32", "--parity-max-length", "32"]
@@ -248,22 +248,22 @@ def test_a_tiny_run_records_every_row_repeat_and_answer(tmp_path):
     assert record["book_recipe"] == "sdpa" and record["repeats"] == 2
     assert len(record["order"]) == 2 and record["order"][0] != record["order"][1]
     for run in runs.values():
-        assert run["samples"] == 64  # the same reviews for every row
+        assert run["samples"] == 32  # the same reviews for every row
         assert len(run["repeats"]) == 2
-        rates = [64 / r["seconds"] for r in run["repeats"]]
+        rates = [32 / r["seconds"] for r in run["repeats"]]
         assert run["samples_per_second"] == pytest.approx(statistics.median(rates))
         assert run["samples_per_second_min"] == pytest.approx(min(rates))
-    # counted work: the article pads every review to 512 tokens; dynamic padding
+    # counted work: the article pads every review to 256 tokens; dynamic padding
     # computes less, grouping less again, and the multiple of 64 more than grouping
     padded = {n: r["padded_tokens_per_second"] * r["seconds"] for n, r in runs.items()}
-    assert padded["article"] == pytest.approx(64 * 512)
+    assert padded["article"] == pytest.approx(32 * 256)
     assert padded["article"] > padded["course"] > padded["grouped"]
     assert padded["multiple"] > padded["grouped"]
     assert runs["article"]["padding_fraction"] > runs["grouped"]["padding_fraction"]
     book = runs["sdpa"]  # the profile's batch of 32, in steps
     assert book["per_device_batch"] * book["gradient_accumulation_steps"] == 32
-    assert runs["sdpa"]["optimizer_steps"] == 64 // 32
-    assert runs["article"]["optimizer_steps"] == 64 // 8
+    assert runs["sdpa"]["optimizer_steps"] == 32 // 32
+    assert runs["article"]["optimizer_steps"] == 32 // 8
     assert record["book_vs_article"]["min"] <= record["book_vs_article"]["median"]
     # accuracies are the shares of right answers, and the paired difference is theirs
     parity = record["parity"]["runs"]
