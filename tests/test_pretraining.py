@@ -265,6 +265,14 @@ def test_a_grid_grows_past_an_edge_until_its_best_rate_is_inside(best, expected_
     assert chosen == min(scores, key=lambda lr: abs(math.log(lr / best)))
 
 
+def test_ties_are_broken_by_the_second_score_without_growing_the_grid():
+    # a start that predicts one class: the same accuracy everywhere, its loss lowest
+    # at 3e-4
+    score = lambda lr: (0.5, -abs(math.log(lr / 3e-4)))
+    chosen, scores = pretraining.search_learning_rate(score, [1e-4, 3e-4, 1e-3])
+    assert chosen == 3e-4 and list(scores) == [1e-4, 3e-4, 1e-3]
+
+
 def test_a_grid_stops_growing_after_its_extensions():
     chosen, scores = pretraining.search_learning_rate(
         lambda lr: lr, [1e-4, 1e-3], max_extensions=2
@@ -323,13 +331,13 @@ def test_compare_starts_chooses_on_validation_and_reads_the_test_set_once(
         "test": labelled(20, 2),
     }
     scored = []
-    correct = pretraining.correct
+    class_logits = pretraining.class_logits
 
     def counting(setup, model, split):
         scored.append(next(k for k, v in data.items() if v is split))
-        return correct(setup, model, split)
+        return class_logits(setup, model, split)
 
-    monkeypatch.setattr(pretraining, "correct", counting)
+    monkeypatch.setattr(pretraining, "class_logits", counting)
 
     def make():
         return pretraining.MeanPoolClassifier(
@@ -351,6 +359,9 @@ def test_compare_starts_chooses_on_validation_and_reads_the_test_set_once(
         row = result.table.loc[name]
         rates = result.validation[name]
         assert rates[row["chosen learning rate"]] == max(rates.values())
+        losses = result.validation_loss[name]
+        best = [lr for lr in rates if rates[lr] == max(rates.values())]
+        assert row["chosen learning rate"] == min(best, key=losses.get)  # ties
         assert 0 < row["standard error"] < 0.5
         assert len(row["per seed"].split()) == len(seeds)
         assert len(result.losses[name]) == 2 * 4  # 2 epochs of 4 batches

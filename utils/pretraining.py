@@ -513,18 +513,22 @@ def fine_tune(setup, make_model, learning_rate, seed, data, epochs, batch_size):
 
 
 @torch.no_grad()
-def correct(setup, model, data) -> np.ndarray:
-    """Per review, whether ``model`` predicts its label (True/False)."""
+def class_logits(setup, model, data) -> torch.Tensor:
+    """``model``'s logits for every review of ``data`` = (ids, mask, labels), in
+    float32 on the CPU."""
     ids, mask, y = data
     model.to(setup.device).eval()
-    piece, predicted = 2 * device_batch(setup, ids.shape[1]), []
+    piece, logits = 2 * device_batch(setup, ids.shape[1]), []
     for i in range(0, len(y), piece):
         x, m = setup.to_device(_trimmed(ids[i : i + piece], mask[i : i + piece]))
         with setup.autocast():
-            predicted.append(
-                model(input_ids=x, attention_mask=m).logits.argmax(-1).cpu()
-            )
-    return (torch.cat(predicted) == y).numpy()
+            logits.append(model(input_ids=x, attention_mask=m).logits.float().cpu())
+    return torch.cat(logits)
+
+
+def correct(setup, model, data) -> np.ndarray:
+    """Per review, whether ``model`` predicts its label (True/False)."""
+    return (class_logits(setup, model, data).argmax(-1) == data[2]).numpy()
 
 
 def positive_share(answers, labels) -> float:
@@ -541,19 +545,20 @@ class Comparison:
 
     table: object  # DataFrame: chosen rate, validation and test accuracy, SE, seeds
     validation: dict  # start -> {learning rate: validation accuracy (first seed)}
+    validation_loss: dict  # start -> {learning rate: validation loss (first seed)}
     losses: dict  # start -> training loss per step, at the chosen rate, first seed
     predicted_share: dict  # start -> share of test reviews predicted positive
 
 
 def compare_starts(setup, starts: dict, data: dict, epochs: int, seeds, batch_size):
     """For each start (name -> (make_model, learning-rate grid)): choose its rate by the
-    first seed's validation accuracy (``search_learning_rate``, extending the grid at an
-    edge), fine-tune the other seeds at that rate, and only then score the chosen
-    models on the test set, once each. The standard error combines the seeds' spread
-    and the test sample's."""
+    first seed's validation accuracy, ties broken by the validation loss
+    (``search_learning_rate``, extending the grid at an edge), fine-tune the other
+    seeds at that rate, and only then score the chosen models on the test set, once
+    each. The standard error combines the seeds' spread and the test sample's."""
     import pandas as pd
 
-    rows, validation, losses, positive = {}, {}, {}, {}
+    rows, validation, validation_loss, losses, positive = {}, {}, {}, {}, {}
     for name, (make, grid) in starts.items():
         runs = {}
 
@@ -561,9 +566,16 @@ def compare_starts(setup, starts: dict, data: dict, epochs: int, seeds, batch_si
             runs[lr] = fine_tune(
                 setup, make, lr, seeds[0], data["train"], epochs, batch_size
             )
-            return correct(setup, runs[lr][0], data["validation"]).mean()
+            logits = class_logits(setup, runs[lr][0], data["validation"])
+            y = data["validation"][2]
+            accuracy = (logits.argmax(-1) == y).float().mean().item()
+            # the loss breaks ties (a start that predicts one class scores the same
+            # accuracy at every rate)
+            return accuracy, -F.cross_entropy(logits, y).item()
 
-        best, validation[name] = search_learning_rate(score, grid)
+        best, scores = search_learning_rate(score, grid)
+        validation[name] = {lr: accuracy for lr, (accuracy, _) in scores.items()}
+        validation_loss[name] = {lr: -minus for lr, (_, minus) in scores.items()}
         chosen = [runs[best]] + [
             fine_tune(setup, make, best, seed, data["train"], epochs, batch_size)
             for seed in seeds[1:]
@@ -582,4 +594,6 @@ def compare_starts(setup, starts: dict, data: dict, epochs: int, seeds, batch_si
             "standard error": math.hypot(seed_se, test_se),
             "per seed": " ".join(f"{a:.1%}" for a in test),
         }
-    return Comparison(pd.DataFrame(rows).T, validation, losses, positive)
+    return Comparison(
+        pd.DataFrame(rows).T, validation, validation_loss, losses, positive
+    )

@@ -59,7 +59,7 @@ class Profile:
     )
     tiny_finetune_test: int
     tiny_finetune_epochs: int
-    # the same small grid for pretrained and random init
+    # the pretrained tiny encoder's grid (the random start has its own, below)
     tiny_finetune_learning_rates: tuple[float, ...]
     # labelled training reviews held out to choose learning rates (never the test set)
     finetune_validation: int
@@ -69,6 +69,13 @@ class Profile:
     transfer_max_length: int
     transfer_epochs: int
     transfer_learning_rates: tuple[float, ...]
+    # chapter 3's ablation: every tiny MLM variant gets its learning rate from this
+    # grid (extended where the best sits at an edge), chosen on held-out text
+    mlm_learning_rates: tuple[float, ...]
+    # 'does pretraining help?': the random starts' own grid (the pretrained starts use
+    # tiny_finetune_learning_rates / transfer_learning_rates), and the reviews per step
+    scratch_learning_rates: tuple[float, ...]
+    comparison_batch_size: int
     # --- the Transformer chapter (chapter 2): how many review sentences its checks run
     # on
     attention_examples: int
@@ -209,27 +216,30 @@ PROFILES: dict[str, Profile] = {
         truncation="head+tail",
         head_tokens=32,
         eval_points=4,
-        pretrain_texts=5_000,
-        pretrain_max_length=128,
+        pretrain_texts=2_000,
+        pretrain_max_length=64,
         pretrain_batch_size=32,
         tiny_vocab_size=4_000,
         tiny_layers=2,
         tiny_hidden=128,
         tiny_heads=4,
-        pretrain_steps_mlm=400,
-        pretrain_steps_clm=400,
+        pretrain_steps_mlm=120,
+        pretrain_steps_clm=150,
         pretrain_learning_rate=3e-3,
-        pretrain_eval_texts=200,
-        tiny_finetune_train=1_000,
-        tiny_finetune_test=1_000,
-        tiny_finetune_epochs=5,
-        tiny_finetune_learning_rates=(3e-4, 1e-3),
-        finetune_validation=250,
-        finetune_seeds=2,
-        transfer_train=500,
-        transfer_max_length=64,
-        transfer_epochs=2,
-        transfer_learning_rates=(1e-4, 3e-4),
+        pretrain_eval_texts=120,
+        tiny_finetune_train=500,
+        tiny_finetune_test=500,
+        tiny_finetune_epochs=4,
+        tiny_finetune_learning_rates=(3e-4, 1e-3, 3e-3),
+        finetune_validation=200,
+        finetune_seeds=3,
+        transfer_train=192,
+        transfer_max_length=48,
+        transfer_epochs=4,
+        transfer_learning_rates=(1e-4, 3e-4, 1e-3),
+        mlm_learning_rates=(1e-3, 3e-3, 1e-2),
+        scratch_learning_rates=(3e-4, 1e-3, 3e-3),
+        comparison_batch_size=16,
         attention_examples=8,
         probe_train_size=200,
         probe_test_size=500,
@@ -275,13 +285,16 @@ PROFILES: dict[str, Profile] = {
         tiny_finetune_train=1_000,
         tiny_finetune_test=5_000,
         tiny_finetune_epochs=5,
-        tiny_finetune_learning_rates=(3e-4, 1e-3),
+        tiny_finetune_learning_rates=(3e-4, 1e-3, 3e-3),
         finetune_validation=1_000,
         finetune_seeds=3,
         transfer_train=1_000,
         transfer_max_length=128,
         transfer_epochs=2,
         transfer_learning_rates=(2e-5, 5e-5, 2e-4),
+        mlm_learning_rates=(1e-3, 3e-3, 1e-2),
+        scratch_learning_rates=(3e-4, 1e-3, 3e-3),
+        comparison_batch_size=32,
         attention_examples=64,
         probe_train_size=1_000,
         probe_test_size=5_000,
