@@ -5,6 +5,7 @@ and merges into plain linear layers without changing the outputs."""
 from __future__ import annotations
 
 import copy
+import warnings
 
 import pytest
 import torch
@@ -130,3 +131,23 @@ def test_bad_settings_are_named():
     ours = lora.add_lora(pretrained(), RANK, ALPHA, targets=("query",))
     with pytest.raises(ValueError, match="different layers"):
         lora.copy_adapters(ours, lora.peft_lora(pretrained(), RANK, ALPHA))
+
+
+def test_saving_lora_asks_the_hub_nothing_and_keeps_adapters_and_head(tmp_path):
+    base = pretrained()
+    base.name_or_path = base.config.name_or_path = "bert-base-uncased"  # from the Hub
+    model = lora.peft_lora(base, RANK, ALPHA)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        lora.save(model, tmp_path)
+    assert not [str(w.message) for w in caught if "config" in str(w.message)]
+    saved = torch_load_safetensors(tmp_path / "adapter_model.safetensors")
+    assert any("lora_B" in name for name in saved)
+    assert any("classifier" in name for name in saved)  # the trained head
+    assert not any("embeddings" in name for name in saved)
+
+
+def torch_load_safetensors(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path))

@@ -180,3 +180,15 @@ def peft_lora(
         # peft 0.21 asks transformers 5 a question by its deprecated name
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing")
         return get_peft_model(model, config)
+
+
+def save(model, folder) -> None:
+    """Save ``model`` into ``folder``; a peft model without asking the Hub whether its
+    embeddings were resized (LoRA leaves them as they are, and offline the question
+    only ends in a warning)."""
+    from peft import PeftModel
+
+    if isinstance(model, PeftModel):
+        model.save_pretrained(folder, save_embedding_layers=False)
+    else:
+        model.save_pretrained(folder)
