@@ -99,7 +99,9 @@ def test_the_references_show_no_latex():
 # what #21 found on chapter pages and a reader cannot act on: run-profile names, caches,
 # commits, environment variables, module paths
 READER_UNFRIENDLY = re.compile(
-    r"\bsmoke\b|\bfull profile\b|\bprofile (?:smoke|full)\b|\bcached?\b|"
+    r"\bsmoke\b|\bfull profile\b|\bprofile (?:smoke|full)\b|"
+    # the book's cache, not a model's (attention or KV cache) or functools.cache in code
+    r"(?<!KV\s)(?<!attention\s)(?<!\.)(?<!\.\s)(?<!\.\s\s)\bcached?\b|"
     r"\bfrom the cache\b|\buncommitted\b|\bcommit [0-9a-f]{7,40}\b|\bBOOK_[A-Z_]+|"
     r"\bIMDB_PATH\b|\bHF_[A-Z_]+|utils/[a-z_]+\.py",
     re.IGNORECASE,
