@@ -52,8 +52,8 @@ PER_LABEL = 24  # reviews a label a split in the stand-in IMDb: 48 train, 48 tes
 SHRINK = (
     "epochs=1; eval_points=2; batch_size=8; eval_batch_size=32; probe_train_size=40; "
     "probe_test_size=40; "
-    "attention_examples=8; pretrain_eval_texts=40; pretrain_steps_mlm=24; "
-    "pretrain_steps_clm=24; pretrain_batch_size=16; tiny_finetune_train=24; "
+    "attention_examples=8; pretrain_eval_texts=16; pretrain_steps_mlm=8; "
+    "pretrain_steps_clm=8; pretrain_batch_size=16; tiny_finetune_train=24; "
     "tiny_finetune_test=40; tiny_finetune_epochs=1; finetune_validation=12; "
     "transfer_train=16; transfer_max_length=32; transfer_epochs=1; "
     "attribution_reviews=4; memory_check_batch=1; decoding_samples=2; "
