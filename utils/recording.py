@@ -135,11 +135,25 @@ def provenance_fields(
     return {
         "script": script,
         "profile": profile,
-        "argv": list(argv),
+        "argv": portable_argv(argv),
         "date": started.isoformat(timespec="seconds"),
         **provenance,
         "versions": versions(),
     }
+
+
+def portable_argv(argv) -> list[str]:
+    """The arguments as a record keeps them: a path inside the repository relative to
+    it, any other absolute path by its name alone, so that no machine's folders are
+    written into a committed record."""
+    kept = []
+    for arg in map(str, argv):
+        if os.path.isabs(arg):
+            path = Path(arg).resolve()
+            inside = path.is_relative_to(REPO)
+            arg = str(path.relative_to(REPO)) if inside else path.name
+        kept.append(arg)
+    return kept
 
 
 def record_path(out_dir, kind: str, profile: str, started: datetime) -> Path:
