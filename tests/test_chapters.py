@@ -43,23 +43,17 @@ MACHINE_WORDS = {
         r"(?<![.\w])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{7,40}(?![-+\w])"
     ),
 }
-# Conventions the chapters are being moved to, checked here already: a chapter that does
-# not meet one yet is listed with the check's name, and the check is expected to fail
-# there (xfail, not strict) until the chapter's owner is done; remove it then.
-ALL = {p.stem[:2] for p in CHAPTERS}
+# A convention a chapter does not meet yet is listed with the check's name; the check is
+# expected to fail there (xfail, not strict) until the chapter is done: remove it then.
 PENDING: dict[str, set[str]] = {
-    "first_cell": set(),
-    "setup_call": set(),
-    "budget_line": set(),
-    "prose_builders": {"08"},
-    "machine_words": set(),
+    "prose_builders": {"08"},  # five visible cells that display Markdown tables
 }
 
 
 def pending(check: str, path: Path, request) -> None:
     """Mark ``check`` as expected to fail for ``path`` while PENDING lists it there (it
     still runs: an XPASS says the chapter meets it now)."""
-    if path.stem[:2] in PENDING[check]:
+    if path.stem[:2] in PENDING.get(check, ()):
         reason = f"chapter {path.stem[:2]} does not meet this yet ({check})"
         request.applymarker(pytest.mark.xfail(strict=False, reason=reason))
 
@@ -122,10 +116,7 @@ class TestChapterPattern:
         badge = f"https://colab.research.google.com/github/{REPO}/blob/{TAG}/chapters/{path.name}"
         assert badge in first, f"the Colab badge must point at {badge}"
 
-    def test_the_first_code_cell_is_the_canonical_colab_install_cell(
-        self, path, request
-    ):
-        pending("first_cell", path, request)
+    def test_the_first_code_cell_is_the_canonical_colab_install_cell(self, path):
         setup = next(c for c in cells(path) if c["cell_type"] == "code")
         assert "hide-input" in setup["metadata"].get("tags", [])
         assert source(setup) == colab_cell.FIRST_CELL, (
@@ -144,20 +135,16 @@ class TestChapterPattern:
                     "a checked output may not depend on it"
                 )
 
-    def test_setup_chapter_is_called_once_early_with_the_chapters_number(
-        self, path, request
-    ):
+    def test_setup_chapter_is_called_once_early_with_the_chapters_number(self, path):
         code = [source(c) for c in cells(path) if c["cell_type"] == "code"]
         assert sum("setup_chapter(" in c for c in code) == 1
         (setup_cell,) = [c for c in code if "setup_chapter(" in c]
         assert code.index(setup_cell) in (1, 2), "the cell after the install cell"
-        pending("setup_call", path, request)
         call = f'setup = setup_chapter("{path.stem[:2]}")'
         assert re.search(rf"^{re.escape(call)}$", setup_cell, re.M), call
 
-    def test_no_budget_line_cell(self, path, request):
+    def test_no_budget_line_cell(self, path):
         # the chapter's top line is printed by setup_chapter("0N")
-        pending("budget_line", path, request)
         for i, cell in enumerate(cells(path)):
             assert "budget_line" not in source(cell), f"cell {i} calls budget_line"
 
@@ -177,8 +164,7 @@ class TestChapterPattern:
                 f"cell {i}: {lines} visible lines that print Markdown"
             )
 
-    def test_markdown_and_outputs_speak_to_readers(self, path, request):
-        pending("machine_words", path, request)
+    def test_markdown_and_outputs_speak_to_readers(self, path):
         found = []
         for i, cell in enumerate(cells(path)):
             for text in page_texts(cell):
